@@ -1,0 +1,30 @@
+//! Entities and value types.
+
+mod billing;
+mod ids;
+mod listing;
+mod money;
+mod phone;
+mod text;
+mod time;
+mod user;
+
+pub use billing::*;
+pub use ids::*;
+pub use listing::*;
+pub use money::*;
+pub use phone::*;
+pub use text::*;
+pub use time::*;
+pub use user::*;
+
+/// Why a raw value was refused. The edge adds the field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl InvalidValue {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

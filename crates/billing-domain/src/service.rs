@@ -1,0 +1,175 @@
+//! The use cases, generic over the store. Clock and id generator are plain (synchronous)
+//! traits, so they travel as trait objects and keep the type parameters down to one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{
+    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, GetBillingError,
+    GetUserError, StorageError, UpdateBillingError, UpdateUserError,
+};
+use crate::model::{
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, Listing,
+    NewBilling, NewUser, Payment, Timestamp, User, UserCursor, UserKey, UserPatch, UserQuery,
+};
+use crate::ports::{Clock, IdGenerator, Repository};
+
+pub struct BillingService<R> {
+    repo: R,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl<R> fmt::Debug for BillingService<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BillingService").finish_non_exhaustive()
+    }
+}
+
+impl<R: Repository> BillingService<R> {
+    pub fn new(repo: R, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { repo, clock, ids }
+    }
+
+    pub fn repository(&self) -> &R {
+        &self.repo
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// # Errors
+    /// See [`crate::UserRepository::create_user`].
+    pub async fn create_user(&self, new: NewUser) -> Result<User, CreateUserError> {
+        let now = self.clock.now();
+        let user = User {
+            id: self.ids.document_id(),
+            user_id: new.user_id.unwrap_or_else(|| self.ids.user_id()),
+            name: new.name,
+            email: new.email,
+            address: new.address,
+            phone: new.phone,
+            is_active: new.is_active,
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo.create_user(user).await
+    }
+
+    /// # Errors
+    /// [`GetUserError::NotFound`], or a storage failure.
+    pub async fn get_user(&self, key: &UserKey) -> Result<User, GetUserError> {
+        self.repo.find_user(key).await?.ok_or(GetUserError::NotFound)
+    }
+
+    /// # Errors
+    /// A storage failure.
+    pub async fn list_users(
+        &self,
+        query: &UserQuery,
+    ) -> Result<Listing<User, UserCursor>, StorageError> {
+        self.repo.list_users(query).await
+    }
+
+    /// # Errors
+    /// See [`crate::UserRepository::update_user`].
+    pub async fn update_user(&self, key: &UserKey, patch: UserPatch) -> Result<User, UpdateUserError> {
+        self.repo.update_user(key, patch, self.clock.now()).await
+    }
+
+    /// Removes the user and their billings; returns how many billings went.
+    ///
+    /// # Errors
+    /// See [`crate::UserRepository::delete_user`].
+    pub async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+        self.repo.delete_user(key).await
+    }
+
+    /// The billings of the user named by `key` (`userId` or `_id`); `query.user_id` is set here.
+    ///
+    /// # Errors
+    /// [`GetUserError::NotFound`] when there is no such user, or a storage failure.
+    pub async fn user_billings(
+        &self,
+        key: &UserKey,
+        mut query: BillingQuery,
+    ) -> Result<Listing<Billing, BillingCursor>, GetUserError> {
+        let user = self.get_user(key).await?;
+        query.user_id = Some(user.user_id);
+        Ok(self.repo.list_billings(&query).await?)
+    }
+
+    /// # Errors
+    /// See [`crate::BillingRepository::create_billing`].
+    pub async fn create_billing(&self, new: NewBilling) -> Result<Billing, CreateBillingError> {
+        let now = self.clock.now();
+        let draft = BillingDraft {
+            id: self.ids.document_id(),
+            user_id: new.user_id,
+            generation_date: now,
+            due_date: new.due_date,
+            service_id: new.service_id,
+            total_invoice: new.total_invoice,
+            payment: new.payment.resolve(Payment::Unpaid, now),
+            created_at: now,
+        };
+        self.repo.create_billing(draft).await
+    }
+
+    /// # Errors
+    /// [`GetBillingError::NotFound`], or a storage failure.
+    pub async fn get_billing(&self, id: &BillingId) -> Result<Billing, GetBillingError> {
+        self.repo.find_billing(id).await?.ok_or(GetBillingError::NotFound)
+    }
+
+    /// The billing and its user, if the user still exists.
+    ///
+    /// # Errors
+    /// [`GetBillingError::NotFound`], or a storage failure.
+    pub async fn get_billing_with_user(
+        &self,
+        id: &BillingId,
+    ) -> Result<(Billing, Option<User>), GetBillingError> {
+        let billing = self.get_billing(id).await?;
+        let user = self.repo.find_user(&billing.user_id.clone().into()).await?;
+        Ok((billing, user))
+    }
+
+    /// # Errors
+    /// A storage failure.
+    pub async fn list_billings(
+        &self,
+        query: &BillingQuery,
+    ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
+        self.repo.list_billings(query).await
+    }
+
+    /// # Errors
+    /// See [`crate::BillingRepository::update_billing`].
+    pub async fn update_billing(
+        &self,
+        id: &BillingId,
+        patch: BillingPatch,
+    ) -> Result<Billing, UpdateBillingError> {
+        self.repo.update_billing(id, patch, self.clock.now()).await
+    }
+
+    /// Marks a billing paid (on `date`, else now); a paid billing is returned unchanged.
+    ///
+    /// # Errors
+    /// See [`crate::BillingRepository::update_billing`].
+    pub async fn pay_billing(
+        &self,
+        id: &BillingId,
+        date: Option<Timestamp>,
+    ) -> Result<Billing, UpdateBillingError> {
+        self.update_billing(id, BillingPatch::settle(date)).await
+    }
+
+    /// # Errors
+    /// See [`crate::BillingRepository::delete_billing`].
+    pub async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+        self.repo.delete_billing(id).await
+    }
+}
