@@ -17,3 +17,4 @@ pub use error::*;
 pub use model::*;
 pub use ports::*;
 pub use service::BillingService;
+pub use system::{ObjectIdGenerator, SystemClock};

@@ -1,0 +1,287 @@
+//! `/api/billings`.
+
+use actix_web::web::{Data, Path, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use billing_domain::{
+    Amount, BillingCursor, BillingEcho, BillingId, BillingPatch, BillingQuery, BillingService,
+    CountryCode, DocumentId, NewBilling, PaymentChange, Phone, PhoneNumber, Repository, ServiceId,
+    Timestamp, UserId,
+};
+use serde_json::{Map, Value, json};
+
+use crate::body::{self, Fields, Sent, boolean, parsed, timestamp, unsigned};
+use crate::error::{ApiError, ErrorCode};
+use crate::json::BillingJson;
+use crate::query::{Params, list_response};
+
+fn service_id(v: Value) -> Result<ServiceId, String> {
+    let text = match v {
+        Value::String(s) => s,
+        // A number is kept as its decimal text; an integral float loses its ".0".
+        Value::Number(n) => match unsigned(&Value::Number(n.clone())) {
+            Some(u) => u.to_string(),
+            None => n.to_string(),
+        },
+        _ => return Err("must be a string or a number".to_owned()),
+    };
+    ServiceId::parse(&text).map_err(|e| e.0)
+}
+
+fn amount(v: Value) -> Result<Amount, String> {
+    let too_big = matches!(&v, Value::Number(n) if n.as_f64().is_some_and(|f| f > 0.0));
+    match unsigned(&v) {
+        Some(u) => Amount::new(u).map_err(|e| e.0),
+        None if too_big && v.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+            Err("must be at most 1000000000000000".to_owned())
+        }
+        None => Err("must be a non-negative integer in the currency's smallest unit".to_owned()),
+    }
+}
+
+/// `isPaid` and `paymentDate`, read together so that they cannot disagree.
+fn payment(f: &mut Fields) -> PaymentChange {
+    let is_paid = f.take_non_null("isPaid", boolean);
+    let date: Option<Option<Timestamp>> = f.take("paymentDate", timestamp).into_patch();
+    PaymentChange::from_fields(is_paid, date).unwrap_or_else(|e| {
+        f.error("paymentDate", e.to_string());
+        PaymentChange::Keep
+    })
+}
+
+/// The body of `POST /api/billings`.
+#[derive(Debug)]
+pub struct CreateBillingRequest(pub Map<String, Value>);
+
+impl CreateBillingRequest {
+    /// # Errors
+    /// `VALIDATION_ERROR` naming every missing, invalid, unknown or server-set field.
+    pub fn try_into_domain(self) -> Result<NewBilling, ApiError> {
+        let mut f = Fields::new(self.0);
+        for server_set in [
+            "_id",
+            "billingId",
+            "generationDate",
+            "phone",
+            "createdAt",
+            "updatedAt",
+            "__v",
+        ] {
+            f.forbid(server_set);
+        }
+        let user_id = f.require("userId", parsed(UserId::parse));
+        let due_date = f.require("dueDate", timestamp);
+        let service_id = f.require("serviceId", service_id);
+        let total_invoice = f.require("totalInvoice", amount);
+        let payment = payment(&mut f);
+        f.finish()?;
+        match (user_id, due_date, service_id, total_invoice) {
+            (Some(user_id), Some(due_date), Some(service_id), Some(total_invoice)) => {
+                Ok(NewBilling {
+                    user_id,
+                    due_date,
+                    service_id,
+                    total_invoice,
+                    payment,
+                })
+            }
+            // `finish` has already reported each missing field.
+            _ => Err(ApiError::new(ErrorCode::ValidationError, "Invalid billing")),
+        }
+    }
+}
+
+fn echoed_phone(v: Value) -> Result<Phone, String> {
+    let Value::Object(map) = v else {
+        return Err("must be an object".to_owned());
+    };
+    let code = map
+        .get("codeNumber")
+        .and_then(Value::as_str)
+        .map(CountryCode::parse);
+    let number = map
+        .get("phoneNumber")
+        .map(|n| unsigned(n).map(PhoneNumber::new));
+    let unknown = map.keys().any(|k| k != "codeNumber" && k != "phoneNumber");
+    match (code, number, unknown) {
+        (Some(Ok(code_number)), None, false) => Ok(Phone {
+            code_number,
+            phone_number: None,
+        }),
+        (Some(Ok(code_number)), Some(Some(Ok(n))), false) => Ok(Phone {
+            code_number,
+            phone_number: Some(n),
+        }),
+        _ => Err("must be the billing's phone as returned by the server".to_owned()),
+    }
+}
+
+/// The body of `PUT /api/billings/:billingId`.
+#[derive(Debug)]
+pub struct UpdateBillingRequest(pub Map<String, Value>);
+
+impl UpdateBillingRequest {
+    /// # Errors
+    /// `VALIDATION_ERROR` naming every invalid or unknown field.
+    pub fn try_into_domain(self) -> Result<BillingPatch, ApiError> {
+        let mut f = Fields::new(self.0);
+        let echo = BillingEcho {
+            id: f.take_non_null("_id", parsed(DocumentId::parse)),
+            billing_id: f.take_non_null("billingId", parsed(BillingId::parse)),
+            user_id: f.take_non_null("userId", parsed(UserId::parse)),
+            generation_date: f.take_non_null("generationDate", timestamp),
+            created_at: f.take_non_null("createdAt", timestamp),
+            phone: f.take_non_null("phone", echoed_phone),
+        };
+        // Echoed from a fetched object; the server sets them anew, so their values do not matter.
+        let _ = f.take("updatedAt", timestamp);
+        let _ = f.take("__v", |v| {
+            unsigned(&v).ok_or_else(|| "must be an integer".to_owned())
+        });
+        let patch = BillingPatch {
+            due_date: f.take_non_null("dueDate", timestamp),
+            service_id: f.take_non_null("serviceId", service_id),
+            total_invoice: f.take_non_null("totalInvoice", amount),
+            payment: payment(&mut f),
+            echo,
+        };
+        f.finish()?;
+        Ok(patch)
+    }
+}
+
+/// The optional body of `POST /api/billings/:billingId/pay`.
+#[derive(Debug)]
+pub struct PayRequest(pub Option<Map<String, Value>>);
+
+impl PayRequest {
+    /// # Errors
+    /// `VALIDATION_ERROR` for an invalid `paymentDate` or any other field.
+    pub fn try_into_domain(self) -> Result<Option<Timestamp>, ApiError> {
+        let Some(map) = self.0 else { return Ok(None) };
+        let mut f = Fields::new(map);
+        let date = f.take("paymentDate", timestamp);
+        f.finish()?;
+        Ok(match date {
+            Sent::Value(d) => Some(d),
+            Sent::Absent | Sent::Null => None,
+        })
+    }
+}
+
+/// Reads the billing list filters into `query`.
+pub(crate) fn billing_filters(params: &mut Params, query: &mut BillingQuery, with_user: bool) {
+    if with_user {
+        query.user_id = params.get("userId", UserId::parse);
+    }
+    query.is_paid = params.bool("isPaid");
+    query.overdue = params.bool("overdue");
+    query.due_before = params.timestamp("dueBefore");
+    query.due_after = params.timestamp("dueAfter");
+}
+
+fn billing_id(raw: &str) -> Result<BillingId, ApiError> {
+    BillingId::parse(raw)
+        .map_err(|_| ApiError::new(ErrorCode::BillingNotFound, "Billing not found"))
+}
+
+fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
+    Params::parse(req)?.finish().map(drop)
+}
+
+pub async fn create<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    no_query(&req)?;
+    let bytes = body::read(&req, payload).await?;
+    let map = body::object(&bytes)?.unwrap_or_default();
+    let new = CreateBillingRequest(map).try_into_domain()?;
+    let billing = svc.create_billing(new).await?;
+    Ok(HttpResponse::Created().json(BillingJson::from(&billing)))
+}
+
+pub async fn list<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Params::parse(&req)?;
+    let mut query = BillingQuery::new(svc.now());
+    billing_filters(&mut params, &mut query, true);
+    query.page = params.page(BillingCursor::parse);
+    let filters = params.finish()?;
+    let limit = query.page.limit;
+    let listing = svc.list_billings(&query).await?;
+    Ok(list_response(
+        &req,
+        &filters,
+        limit,
+        &listing,
+        BillingCursor::encode,
+        &listing
+            .items
+            .iter()
+            .map(BillingJson::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub async fn get<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Params::parse(&req)?;
+    let expand = params.get("expand", |s| match s {
+        "user" => Ok(()),
+        _ => Err(billing_domain::InvalidValue("must be `user`".into())),
+    });
+    params.finish()?;
+    let id = billing_id(&id)?;
+    if expand.is_some() {
+        let (billing, user) = svc.get_billing_with_user(&id).await?;
+        Ok(HttpResponse::Ok().json(BillingJson::from(&billing).with_user(user.as_ref())))
+    } else {
+        let billing = svc.get_billing(&id).await?;
+        Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
+    }
+}
+
+pub async fn update<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    id: Path<String>,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    no_query(&req)?;
+    let id = billing_id(&id)?;
+    let bytes = body::read(&req, payload).await?;
+    let map = body::object(&bytes)?.unwrap_or_default();
+    let patch = UpdateBillingRequest(map).try_into_domain()?;
+    let billing = svc.update_billing(&id, patch).await?;
+    Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
+}
+
+pub async fn pay<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    id: Path<String>,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    no_query(&req)?;
+    let id = billing_id(&id)?;
+    let bytes = body::read(&req, payload).await?;
+    let date = PayRequest(body::object(&bytes)?).try_into_domain()?;
+    let billing = svc.pay_billing(&id, date).await?;
+    Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
+}
+
+pub async fn delete<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    no_query(&req)?;
+    svc.delete_billing(&billing_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(json!({ "message": "Deleted" })))
+}

@@ -1,0 +1,230 @@
+use billing_domain::{
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
+    CreateBillingError, DeleteBillingError, Listing, Position, StorageError, Timestamp,
+    UpdateBillingError, UserKey,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::rows::{self, BILLING_COLUMNS, int};
+use crate::users::{self, is_unique_violation};
+use crate::{SqliteStore, storage};
+
+fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
+    conn.prepare_cached(&format!(
+        "SELECT {BILLING_COLUMNS} FROM billings WHERE billing_id = ?1"
+    ))?
+    .query_row([id.as_str()], rows::billing)
+    .optional()
+}
+
+fn write(conn: &Connection, b: &Billing, insert: bool) -> rusqlite::Result<usize> {
+    let sql = if insert {
+        format!(
+            "INSERT INTO billings ({BILLING_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+        )
+    } else {
+        "UPDATE billings SET billing_id=?2, user_id=?3, generation_date=?4, due_date=?5, \
+         service_id=?6, total_invoice=?7, payment_date=?8, code_number=?9, phone_number=?10, \
+         created_at=?11, updated_at=?12 WHERE id=?1"
+            .to_owned()
+    };
+    conn.prepare_cached(&sql)?.execute(params![
+        b.id.to_string(),
+        b.billing_id.as_str(),
+        b.user_id.as_str(),
+        b.generation_date.timestamp_millis(),
+        b.due_date.timestamp_millis(),
+        b.service_id.as_str(),
+        int(b.total_invoice.value()),
+        b.payment.date().map(|d| d.timestamp_millis()),
+        b.phone.code_number.as_str(),
+        b.phone.phone_number.map(|n| int(n.value())),
+        b.created_at.timestamp_millis(),
+        b.updated_at.timestamp_millis(),
+    ])
+}
+
+/// The WHERE clause of a query, built from the filters present only, so that SQLite can pick
+/// the index that fits.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Where {
+    /// Adds `clause`, whose `?`s take `values` in order.
+    fn bind<const N: usize>(&mut self, clause: &str, values: [Value; N]) {
+        let mut numbered = String::with_capacity(clause.len() + 8);
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                numbered.push_str(&format!("?{}", self.values.len() + i));
+            }
+            numbered.push_str(part);
+        }
+        self.values.extend(values);
+        self.clauses.push(numbered);
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+}
+
+fn filters(q: &BillingQuery) -> Where {
+    let mut w = Where::default();
+    if let Some(u) = &q.user_id {
+        w.bind("user_id = ?", [Value::Text(u.as_str().to_owned())]);
+    }
+    match q.is_paid {
+        Some(true) => w.clauses.push("payment_date IS NOT NULL".into()),
+        Some(false) => w.clauses.push("payment_date IS NULL".into()),
+        None => {}
+    }
+    let now = Value::Integer(q.now.timestamp_millis());
+    match q.overdue {
+        Some(true) => w.bind("(payment_date IS NULL AND due_date < ?)", [now]),
+        Some(false) => w.bind("NOT (payment_date IS NULL AND due_date < ?)", [now]),
+        None => {}
+    }
+    if let Some(t) = q.due_before {
+        w.bind("due_date < ?", [Value::Integer(t.timestamp_millis())]);
+    }
+    if let Some(t) = q.due_after {
+        w.bind("due_date >= ?", [Value::Integer(t.timestamp_millis())]);
+    }
+    w
+}
+
+fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing, BillingCursor>> {
+    let limit = q.page.limit.get();
+    let mut w = filters(q);
+    let filter = w.sql();
+    let total = match q.page.position {
+        Position::Page(_) => Some(
+            conn.prepare_cached(&format!("SELECT COUNT(*) FROM billings WHERE {filter}"))?
+                .query_row(params_from_iter(w.values.iter()), |r| r.get::<_, i64>(0))?,
+        ),
+        Position::After(_) => None,
+    };
+    if let Position::After(c) = &q.page.position {
+        // Row values compare lexicographically, exactly the list order, and use the index.
+        w.bind(
+            "(generation_date, id) < (?, ?)",
+            [
+                Value::Integer(c.generation_date.timestamp_millis()),
+                Value::Text(c.id.to_string()),
+            ],
+        );
+    }
+    let n = w.values.len();
+    let sql = format!(
+        "SELECT {BILLING_COLUMNS} FROM billings WHERE {} \
+         ORDER BY generation_date DESC, id DESC LIMIT ?{} OFFSET ?{}",
+        w.sql(),
+        n + 1,
+        n + 2
+    );
+    let values = w.values.into_iter().chain([
+        Value::Integer(i64::from(limit) + 1),
+        Value::Integer(int(q.page.position.offset(q.page.limit))),
+    ]);
+    let mut items = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), rows::billing)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok(Listing {
+        next: if more {
+            items.last().map(BillingCursor::of)
+        } else {
+            None
+        },
+        items,
+        total: total.map(|t| u64::try_from(t).unwrap_or(0)),
+    })
+}
+
+fn create(conn: &Connection, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+    // The check and the insert share the writer's transaction, so no suspension or deletion
+    // can slip in between them.
+    let user = users::find(conn, &UserKey::from(draft.user_id.clone()))
+        .map_err(storage)?
+        .ok_or_else(|| CreateBillingError::UserNotFound(draft.user_id.clone()))?;
+    if !user.is_active {
+        return Err(CreateBillingError::UserInactive(user.user_id));
+    }
+    let seq: i64 = conn
+        .prepare_cached("UPDATE counters SET seq = seq + 1 WHERE id = 'billingId' RETURNING seq")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(storage)?;
+    let billing_id = BillingId::from_sequence(u64::try_from(seq).unwrap_or(0));
+    let billing = draft.into_billing(billing_id, user.phone);
+    match write(conn, &billing, true) {
+        Ok(_) => Ok(billing),
+        Err(e) if is_unique_violation(&e) => Err(CreateBillingError::Duplicate(billing.billing_id)),
+        Err(e) => Err(CreateBillingError::Unknown(storage(e))),
+    }
+}
+
+impl BillingRepository for SqliteStore {
+    async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+        self.writer().write(move |conn| create(conn, draft)).await
+    }
+
+    async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
+        let id = id.clone();
+        self.read(move |conn| find(conn, &id)).await
+    }
+
+    async fn list_billings(
+        &self,
+        query: &BillingQuery,
+    ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
+        let query = query.clone();
+        self.read(move |conn| list(conn, &query)).await
+    }
+
+    async fn update_billing(
+        &self,
+        id: &BillingId,
+        patch: BillingPatch,
+        now: Timestamp,
+    ) -> Result<Billing, UpdateBillingError> {
+        let id = id.clone();
+        self.writer()
+            .write(move |conn| {
+                let billing = find(conn, &id)
+                    .map_err(storage)?
+                    .ok_or(UpdateBillingError::NotFound)?;
+                let next = patch.apply(&billing, now)?;
+                if next != billing {
+                    write(conn, &next, false).map_err(storage)?;
+                }
+                Ok(next)
+            })
+            .await
+    }
+
+    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+        let id = id.clone();
+        self.writer()
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM billings WHERE billing_id = ?1")
+                    .and_then(|mut s| s.execute([id.as_str()]))
+                    .map_err(storage)?;
+                if n == 0 {
+                    return Err(DeleteBillingError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+}

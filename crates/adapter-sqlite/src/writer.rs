@@ -1,0 +1,145 @@
+//! The group-commit writer.
+//!
+//! One thread owns the read-write connection. It takes the first waiting job, then every job
+//! that has queued up meanwhile (up to `MAX_BATCH`), and runs them all in one transaction: one
+//! commit, one sync. A job's answer is sent only after that commit, so a 2xx is never given for
+//! a write that could still be lost.
+
+use std::sync::mpsc;
+use std::thread;
+
+use anyhow::anyhow;
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+const MAX_BATCH: usize = 512;
+
+/// What a job's error must be constructible from: a failure of the shared transaction.
+pub(crate) trait FromCommitFailure {
+    fn commit_failed(e: anyhow::Error) -> Self;
+}
+
+impl<E: From<anyhow::Error>> FromCommitFailure for E {
+    fn commit_failed(e: anyhow::Error) -> Self {
+        E::from(e)
+    }
+}
+
+trait Job: Send {
+    /// Runs the job's statements; returns whether they succeeded (and must be kept).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the answer, once the transaction's fate is known.
+    fn finish(self: Box<Self>, commit: Result<(), &str>);
+}
+
+type Op<T, E> = Box<dyn FnOnce(&Connection) -> Result<T, E> + Send>;
+
+struct Pending<T, E> {
+    op: Option<Op<T, E>>,
+    outcome: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T: Send, E: FromCommitFailure + Send> Job for Pending<T, E> {
+    fn run(&mut self, conn: &Connection) -> bool {
+        let outcome = match self.op.take() {
+            Some(op) => op(conn),
+            None => Err(E::commit_failed(anyhow!("write job ran twice"))),
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+        let outcome = match (commit, self.outcome) {
+            (_, Some(Err(e))) => Err(e),
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Err(why), _) => Err(E::commit_failed(anyhow!("sqlite commit failed: {why}"))),
+            (Ok(()), None) => Err(E::commit_failed(anyhow!("write job never ran"))),
+        };
+        // The requester may have gone (client disconnected); the write stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection) -> anyhow::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&conn, &queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `op` in the next group transaction and answers once it is durable.
+    pub(crate) async fn write<T, E>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: FromCommitFailure + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            op: Some(Box::new(op)),
+            outcome: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| E::commit_failed(anyhow!("the SQLite writer has stopped")))?;
+        answer
+            .await
+            .map_err(|_| E::commit_failed(anyhow!("the SQLite writer dropped a write")))?
+    }
+}
+
+fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    // Ends when every `Writer` (and so every store handle) is gone.
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = run_batch(conn, &mut batch);
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, jobs = batch.len(), "sqlite group commit failed");
+        }
+        let why = commit.as_ref().map_err(ToString::to_string);
+        for job in batch {
+            job.finish(why.as_ref().map(|()| ()).map_err(String::as_str));
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        let step = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+            if job.run(conn) {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            }
+        });
+        if let Err(e) = step {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e);
+    }
+    Ok(())
+}
