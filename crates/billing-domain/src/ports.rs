@@ -18,7 +18,8 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// - [`CreateUserError::Duplicate`] when a user with the same `userId` exists.
     /// - `Unavailable`/`Unknown` when storage fails; nothing is stored then.
-    fn create_user(&self, user: User) -> impl Future<Output = Result<User, CreateUserError>> + Send;
+    fn create_user(&self, user: User)
+    -> impl Future<Output = Result<User, CreateUserError>> + Send;
 
     /// The user named by `key`: by `userId` first, then by `_id`.
     ///

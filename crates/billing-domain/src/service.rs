@@ -60,7 +60,10 @@ impl<R: Repository> BillingService<R> {
     /// # Errors
     /// [`GetUserError::NotFound`], or a storage failure.
     pub async fn get_user(&self, key: &UserKey) -> Result<User, GetUserError> {
-        self.repo.find_user(key).await?.ok_or(GetUserError::NotFound)
+        self.repo
+            .find_user(key)
+            .await?
+            .ok_or(GetUserError::NotFound)
     }
 
     /// # Errors
@@ -74,7 +77,11 @@ impl<R: Repository> BillingService<R> {
 
     /// # Errors
     /// See [`crate::UserRepository::update_user`].
-    pub async fn update_user(&self, key: &UserKey, patch: UserPatch) -> Result<User, UpdateUserError> {
+    pub async fn update_user(
+        &self,
+        key: &UserKey,
+        patch: UserPatch,
+    ) -> Result<User, UpdateUserError> {
         self.repo.update_user(key, patch, self.clock.now()).await
     }
 
@@ -120,7 +127,10 @@ impl<R: Repository> BillingService<R> {
     /// # Errors
     /// [`GetBillingError::NotFound`], or a storage failure.
     pub async fn get_billing(&self, id: &BillingId) -> Result<Billing, GetBillingError> {
-        self.repo.find_billing(id).await?.ok_or(GetBillingError::NotFound)
+        self.repo
+            .find_billing(id)
+            .await?
+            .ok_or(GetBillingError::NotFound)
     }
 
     /// The billing and its user, if the user still exists.

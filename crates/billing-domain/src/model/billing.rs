@@ -1,7 +1,5 @@
 use super::user::check_echo;
-use super::{
-    Amount, BillingId, DocumentId, ImmutableField, Phone, ServiceId, Timestamp, UserId,
-};
+use super::{Amount, BillingId, DocumentId, ImmutableField, Phone, ServiceId, Timestamp, UserId};
 
 /// Whether an invoice is paid. One enum, so `isPaid` and `paymentDate` cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +121,9 @@ impl PaymentChange {
             (None, None) => Ok(Self::Keep),
             (Some(false), Some(Some(_))) => Err(PaymentConflict),
             (Some(false), _) | (None, Some(None)) => Ok(Self::Unpay),
-            (Some(true), date) => Ok(Self::Pay { date: date.flatten() }),
+            (Some(true), date) => Ok(Self::Pay {
+                date: date.flatten(),
+            }),
             (None, Some(Some(date))) => Ok(Self::Pay { date: Some(date) }),
         }
     }
@@ -183,12 +183,19 @@ impl BillingPatch {
         check_echo(e.id.as_ref(), &b.id, "_id")?;
         check_echo(e.billing_id.as_ref(), &b.billing_id, "billingId")?;
         check_echo(e.user_id.as_ref(), &b.user_id, "userId")?;
-        check_echo(e.generation_date.as_ref(), &b.generation_date, "generationDate")?;
+        check_echo(
+            e.generation_date.as_ref(),
+            &b.generation_date,
+            "generationDate",
+        )?;
         check_echo(e.created_at.as_ref(), &b.created_at, "createdAt")?;
         check_echo(e.phone.as_ref(), &b.phone, "phone")?;
         let mut next = Billing {
             due_date: self.due_date.unwrap_or(b.due_date),
-            service_id: self.service_id.clone().unwrap_or_else(|| b.service_id.clone()),
+            service_id: self
+                .service_id
+                .clone()
+                .unwrap_or_else(|| b.service_id.clone()),
             total_invoice: self.total_invoice.unwrap_or(b.total_invoice),
             payment: self.payment.resolve(b.payment, now),
             ..b.clone()
@@ -227,12 +234,23 @@ mod tests {
 
     #[test]
     fn is_paid_and_payment_date_read_together() {
-        assert_eq!(PaymentChange::from_fields(None, None), Ok(PaymentChange::Keep));
-        assert_eq!(PaymentChange::from_fields(Some(false), None), Ok(PaymentChange::Unpay));
-        assert_eq!(PaymentChange::from_fields(None, Some(None)), Ok(PaymentChange::Unpay));
+        assert_eq!(
+            PaymentChange::from_fields(None, None),
+            Ok(PaymentChange::Keep)
+        );
+        assert_eq!(
+            PaymentChange::from_fields(Some(false), None),
+            Ok(PaymentChange::Unpay)
+        );
+        assert_eq!(
+            PaymentChange::from_fields(None, Some(None)),
+            Ok(PaymentChange::Unpay)
+        );
         assert_eq!(
             PaymentChange::from_fields(None, Some(Some(t("2025-10-02")))),
-            Ok(PaymentChange::Pay { date: Some(t("2025-10-02")) })
+            Ok(PaymentChange::Pay {
+                date: Some(t("2025-10-02"))
+            })
         );
         assert_eq!(
             PaymentChange::from_fields(Some(false), Some(Some(t("2025-10-02")))),
@@ -250,7 +268,9 @@ mod tests {
 
     #[test]
     fn settling_a_paid_billing_changes_nothing() {
-        let b = billing(Payment::Paid { date: t("2025-10-05") });
+        let b = billing(Payment::Paid {
+            date: t("2025-10-05"),
+        });
         let next = BillingPatch::settle(Some(t("2025-11-01")))
             .apply(&b, t("2025-11-01"))
             .unwrap();
@@ -262,7 +282,12 @@ mod tests {
         let b = billing(Payment::Unpaid);
         assert!(b.is_overdue(t("2025-10-16")));
         assert!(!b.is_overdue(t("2025-10-14")));
-        assert!(!billing(Payment::Paid { date: t("2025-10-02") }).is_overdue(t("2025-10-16")));
+        assert!(
+            !billing(Payment::Paid {
+                date: t("2025-10-02")
+            })
+            .is_overdue(t("2025-10-16"))
+        );
     }
 
     #[test]
@@ -274,7 +299,9 @@ mod tests {
             },
             ..BillingPatch::default()
         };
-        let err = patch.apply(&billing(Payment::Unpaid), t("2025-10-02")).unwrap_err();
+        let err = patch
+            .apply(&billing(Payment::Unpaid), t("2025-10-02"))
+            .unwrap_err();
         assert_eq!(err.field, "billingId");
     }
 }

@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn a_billing_id_from_the_sequence_is_zero_padded_to_nine_digits() {
         assert_eq!(BillingId::from_sequence(1).as_str(), "000000001");
-        assert_eq!(BillingId::from_sequence(1_234_567_890).as_str(), "1234567890");
+        assert_eq!(
+            BillingId::from_sequence(1_234_567_890).as_str(),
+            "1234567890"
+        );
     }
 
     #[test]

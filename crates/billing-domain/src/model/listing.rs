@@ -208,7 +208,11 @@ pub fn paginate<T, C: Clone>(
     };
     let more = rest.len() > limit;
     rest.truncate(limit);
-    let next = if more { rest.last().map(&cursor_of) } else { None };
+    let next = if more {
+        rest.last().map(&cursor_of)
+    } else {
+        None
+    };
     Listing {
         items: rest,
         next,

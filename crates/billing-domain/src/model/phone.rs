@@ -15,7 +15,9 @@ impl CountryCode {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let digits = raw.strip_prefix('+').unwrap_or("");
         if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidValue::new("must be + followed by 1-4 digits, like +57"));
+            return Err(InvalidValue::new(
+                "must be + followed by 1-4 digits, like +57",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -37,7 +39,9 @@ impl PhoneNumber {
     /// When `value` is 0 or has more than 15 digits.
     pub fn new(value: u64) -> Result<Self, InvalidValue> {
         if value == 0 || value > Self::MAX {
-            return Err(InvalidValue::new("must be a positive integer of at most 15 digits"));
+            return Err(InvalidValue::new(
+                "must be a positive integer of at most 15 digits",
+            ));
         }
         Ok(Self(value))
     }

@@ -72,7 +72,9 @@ impl Email {
         };
         if !shape_ok || raw.len() > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(InvalidValue::new("must be an e-mail address like name@example.com"));
+            return Err(InvalidValue::new(
+                "must be an e-mail address like name@example.com",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }

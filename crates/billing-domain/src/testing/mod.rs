@@ -1,1 +1,3 @@
+//! Test support for adapters, compiled only with the `contract-tests` feature.
+
 pub mod contract;

@@ -1,0 +1,200 @@
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use billing_domain::{
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
+    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, DocumentId, Listing,
+    StorageError, Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey,
+    UserPatch, UserQuery, UserRepository, paginate,
+};
+
+/// Both repositories in memory. Every operation takes one lock for its whole read-check-write,
+/// so each is atomic, as the ports require. Clones share the same data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// By `_id`, which is also the order users are listed in.
+    users: BTreeMap<DocumentId, User>,
+    billings: HashMap<BillingId, Billing>,
+    /// The last number the `billingId` sequence gave; the next billing gets one more.
+    last_billing_number: u64,
+}
+
+impl State {
+    /// The `_id` of the user `key` names: by `userId` first, then by `_id`.
+    fn resolve(&self, key: &UserKey) -> Option<DocumentId> {
+        let by_user_id = key.user_id().and_then(|user_id| {
+            self.users
+                .values()
+                .find(|u| &u.user_id == user_id)
+                .map(|u| u.id)
+        });
+        by_user_id.or_else(|| key.object_id().filter(|id| self.users.contains_key(id)))
+    }
+}
+
+impl MemoryStore {
+    /// An empty store; the `billingId` sequence starts at 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .expect("the MemoryStore mutex is poisoned")
+    }
+}
+
+/// What a real store's unique `_id` index would say to a second document with the same `_id`.
+/// (An `io::Error` converts into the ports' `anyhow::Error` without a dependency on `anyhow`.)
+fn duplicate_object_id(id: DocumentId) -> std::io::Error {
+    std::io::Error::other(format!("a document with _id {id} already exists"))
+}
+
+impl UserRepository for MemoryStore {
+    async fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        let mut state = self.lock();
+        if state.users.values().any(|u| u.user_id == user.user_id) {
+            return Err(CreateUserError::Duplicate(user.user_id));
+        }
+        if state.users.contains_key(&user.id) {
+            return Err(CreateUserError::Unknown(
+                duplicate_object_id(user.id).into(),
+            ));
+        }
+        state.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn find_user(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
+        let state = self.lock();
+        Ok(state
+            .resolve(key)
+            .and_then(|id| state.users.get(&id))
+            .cloned())
+    }
+
+    async fn list_users(
+        &self,
+        query: &UserQuery,
+    ) -> Result<Listing<User, UserCursor>, StorageError> {
+        let matching: Vec<User> = self
+            .lock()
+            .users
+            .values()
+            .filter(|u| query.matches(u))
+            .cloned()
+            .collect();
+        Ok(paginate(
+            matching,
+            &query.page,
+            |cursor, u| u.id > cursor.0,
+            UserCursor::of,
+        ))
+    }
+
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
+        let mut state = self.lock();
+        let id = state.resolve(key).ok_or(UpdateUserError::NotFound)?;
+        let stored = state.users.get_mut(&id).ok_or(UpdateUserError::NotFound)?;
+        let next = patch.apply(stored, now)?;
+        stored.clone_from(&next);
+        Ok(next)
+    }
+
+    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+        let mut state = self.lock();
+        let id = state.resolve(key).ok_or(DeleteUserError::NotFound)?;
+        let user = state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
+        let before = state.billings.len();
+        state.billings.retain(|_, b| b.user_id != user.user_id);
+        Ok((before - state.billings.len()) as u64)
+    }
+}
+
+impl BillingRepository for MemoryStore {
+    async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+        let mut state = self.lock();
+        let Some(user) = state.users.values().find(|u| u.user_id == draft.user_id) else {
+            return Err(CreateBillingError::UserNotFound(draft.user_id));
+        };
+        if !user.is_active {
+            return Err(CreateBillingError::UserInactive(draft.user_id));
+        }
+        let phone = user.phone.clone();
+        let number = state.last_billing_number + 1;
+        let billing_id = BillingId::from_sequence(number);
+        if state.billings.contains_key(&billing_id) {
+            return Err(CreateBillingError::Duplicate(billing_id));
+        }
+        if state.billings.values().any(|b| b.id == draft.id) {
+            return Err(CreateBillingError::Unknown(
+                duplicate_object_id(draft.id).into(),
+            ));
+        }
+        let billing = draft.into_billing(billing_id.clone(), phone);
+        state.billings.insert(billing_id, billing.clone());
+        state.last_billing_number = number;
+        Ok(billing)
+    }
+
+    async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
+        Ok(self.lock().billings.get(id).cloned())
+    }
+
+    async fn list_billings(
+        &self,
+        query: &BillingQuery,
+    ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
+        let mut matching: Vec<Billing> = self
+            .lock()
+            .billings
+            .values()
+            .filter(|b| query.matches(b))
+            .cloned()
+            .collect();
+        // Newest first; the `_id` settles billings generated in the same millisecond.
+        matching.sort_unstable_by_key(|b| Reverse((b.generation_date, b.id)));
+        Ok(paginate(
+            matching,
+            &query.page,
+            BillingCursor::precedes,
+            BillingCursor::of,
+        ))
+    }
+
+    async fn update_billing(
+        &self,
+        id: &BillingId,
+        patch: BillingPatch,
+        now: Timestamp,
+    ) -> Result<Billing, UpdateBillingError> {
+        let mut state = self.lock();
+        let stored = state
+            .billings
+            .get_mut(id)
+            .ok_or(UpdateBillingError::NotFound)?;
+        let next = patch.apply(stored, now)?;
+        stored.clone_from(&next);
+        Ok(next)
+    }
+
+    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+        self.lock()
+            .billings
+            .remove(id)
+            .map(|_| ())
+            .ok_or(DeleteBillingError::NotFound)
+    }
+}
