@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let settings = Settings::load(Path::new("config"))?;
-    let app = Application::build(&settings)?;
+    let app = Application::build(&settings).await?;
     let handle = app.handle();
     let server = tokio::spawn(app.run_until_stopped());
     shutdown_signal().await;

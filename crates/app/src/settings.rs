@@ -21,6 +21,9 @@ pub struct Settings {
     /// `MONGODB_URI`: when set, the production MongoDB store instead of the embedded one.
     #[serde(default, deserialize_with = "empty_is_none")]
     pub mongodb_uri: Option<String>,
+    /// `STORAGE_TIMEOUT_MS`: how long a request waits for an unreachable store before it
+    /// fails with 503 (MongoDB's server selection and connect timeouts, unless the URI sets them).
+    pub storage_timeout_ms: u64,
 }
 
 fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -1,0 +1,247 @@
+//! The production store: MongoDB, through the official driver, in the collections and document
+//! shapes of the previous Node/Mongoose service (`users`, `billings`, `counters`), so both
+//! services can share one database.
+//!
+//! What is atomic, and how:
+//! - The `billingId` sequence is `counters {_id: "billingId", seq}`, advanced with one atomic
+//!   `$inc` (upsert), exactly as the previous service did: concurrent creations never share a
+//!   number, and the sequence is never restarted.
+//! - Creating a billing and deleting a user span documents. When the deployment supports
+//!   transactions (a replica set or sharded cluster), they run in one. A standalone server has
+//!   none, so the steps are also ordered so that the end state is right whatever interleaves
+//!   (see `billings::create` and `users::delete`).
+//! - Updates `$set` only the fields that changed, guarded by their old values (optimistic
+//!   concurrency), so fields we do not know survive and concurrent updates are not lost.
+
+mod billings;
+mod docs;
+mod errors;
+mod users;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use billing_domain::{Limit, Listing};
+use mongodb::bson::{Document, doc};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+pub use errors::is_unavailable;
+
+/// The database used when the URI names none.
+pub const DEFAULT_DATABASE: &str = "telecomx-billing";
+
+/// The MongoDB implementation of the billing ports. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MongoStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    db: Database,
+    users: Collection<Document>,
+    billings: Collection<Document>,
+    counters: Collection<Document>,
+    /// Learnt from the server's `hello`; false until then.
+    transactions: AtomicBool,
+    indexes_ready: AtomicBool,
+}
+
+impl MongoStore {
+    /// Builds a client for `uri`. Connects lazily: the service starts even when MongoDB is
+    /// down, answers 503 meanwhile, and recovers by itself when it returns.
+    ///
+    /// Options in the URI (TLS, credentials, replica set, `retryWrites`, pool size, timeouts,
+    /// write concern) are used as given. Where the URI sets none, writes are journaled with
+    /// `w: majority`, and finding a server gives up after `request_timeout` so that a request
+    /// fails with 503 instead of hanging.
+    ///
+    /// # Errors
+    /// When the URI cannot be parsed.
+    pub async fn connect(uri: &str, request_timeout: Duration) -> anyhow::Result<Self> {
+        Self::connect_to(uri, None, request_timeout).await
+    }
+
+    /// Like [`MongoStore::connect`], on `database` instead of the URI's (tests use a fresh one
+    /// each).
+    ///
+    /// # Errors
+    /// When the URI cannot be parsed.
+    pub async fn connect_to(
+        uri: &str,
+        database: Option<&str>,
+        request_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .context("MONGODB_URI is not a valid MongoDB connection string")?;
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = Some(request_timeout);
+        }
+        if options.connect_timeout.is_none() {
+            options.connect_timeout = Some(request_timeout);
+        }
+        let write_concern = options.write_concern.take().unwrap_or_default();
+        options.write_concern = Some(
+            WriteConcern::builder()
+                .w(write_concern.w.or(Some(Acknowledgment::Majority)))
+                .journal(write_concern.journal.or(Some(true)))
+                .w_timeout(write_concern.w_timeout)
+                .build(),
+        );
+        if options.app_name.is_none() {
+            options.app_name = Some("telecomx-billing".to_owned());
+        }
+        let db_name = database
+            .map(str::to_owned)
+            .or_else(|| options.default_database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let client = Client::with_options(options).context("cannot create the MongoDB client")?;
+        Ok(Self::with_database(client, &db_name))
+    }
+
+    fn with_database(client: Client, name: &str) -> Self {
+        let db = client.database(name);
+        Self {
+            inner: Arc::new(Inner {
+                users: db.collection("users"),
+                billings: db.collection("billings"),
+                counters: db.collection("counters"),
+                db,
+                client,
+                transactions: AtomicBool::new(false),
+                indexes_ready: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn database_name(&self) -> &str {
+        self.inner.db.name()
+    }
+
+    /// Asks the server whether it is reachable and whether it supports transactions, and
+    /// creates the indexes (idempotently).
+    ///
+    /// # Errors
+    /// When the server cannot be reached or refuses an index.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let hello = self
+            .inner
+            .db
+            .run_command(doc! { "hello": 1 })
+            .await
+            .context("MongoDB did not answer `hello`")?;
+        let replicated = hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid");
+        self.inner.transactions.store(replicated, Ordering::Relaxed);
+        let unique = || IndexOptions::builder().unique(true).build();
+        let index = |keys: Document, options: Option<IndexOptions>| {
+            IndexModel::builder().keys(keys).options(options).build()
+        };
+        self.inner
+            .users
+            .create_index(index(doc! { "userId": 1 }, Some(unique())))
+            .await
+            .context("cannot create the index users.userId")?;
+        self.inner
+            .billings
+            .create_indexes([
+                index(doc! { "billingId": 1 }, Some(unique())),
+                index(doc! { "userId": 1, "generationDate": -1 }, None),
+                index(doc! { "dueDate": 1 }, None),
+                index(doc! { "generationDate": -1, "_id": -1 }, None),
+            ])
+            .await
+            .context("cannot create the billings indexes")?;
+        // Create the counter if this is a new database, so that the first billings do not race
+        // to create it; an existing sequence (the previous service's) is left as it is.
+        match self
+            .inner
+            .counters
+            .update_one(
+                doc! { "_id": "billingId" },
+                doc! { "$setOnInsert": { "seq": 0_i32 } },
+            )
+            .upsert(true)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if errors::is_duplicate_key(&e) => {}
+            Err(e) => return Err(e).context("cannot create the billingId counter"),
+        }
+        self.inner.indexes_ready.store(true, Ordering::Relaxed);
+        tracing::info!(
+            database = self.database_name(),
+            transactions = replicated,
+            "MongoDB indexes are in place"
+        );
+        Ok(())
+    }
+
+    /// Runs [`MongoStore::migrate`] until it succeeds, in the background, backing off up to 30 s
+    /// between attempts: the service must not depend on MongoDB being up when it starts.
+    pub fn migrate_in_background(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(500);
+            loop {
+                match store.migrate().await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(error = format!("{e:#}"), retry_in = ?wait, "MongoDB not ready");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether the server answers a `ping` now.
+    pub async fn ping(&self) -> bool {
+        self.inner.db.run_command(doc! { "ping": 1 }).await.is_ok()
+    }
+
+    fn transactions(&self) -> bool {
+        self.inner.transactions.load(Ordering::Relaxed)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+}
+
+/// One page from the documents a query returned (at most `limit + 1`: the extra one says there
+/// is a next page). A document we cannot read is logged and left out rather than failing the
+/// whole list.
+fn read_listing<T, C>(
+    found: Vec<Document>,
+    read: impl Fn(&Document) -> anyhow::Result<T>,
+    limit: Limit,
+    cursor_of: impl Fn(&T) -> C,
+    total: Option<u64>,
+) -> Listing<T, C> {
+    let more = found.len() > limit.get() as usize;
+    let mut items: Vec<T> = found
+        .iter()
+        .take(limit.get() as usize)
+        .filter_map(|d| {
+            read(d)
+                .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "skipping a document"))
+                .ok()
+        })
+        .collect();
+    items.truncate(limit.get() as usize);
+    Listing {
+        next: if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        },
+        items,
+        total,
+    }
+}

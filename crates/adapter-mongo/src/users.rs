@@ -1,0 +1,201 @@
+use billing_domain::{
+    CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
+    User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
+
+use crate::docs::{self, oid};
+use crate::errors::{is_duplicate_key, op, storage};
+use crate::{MongoStore, read_listing};
+
+/// Optimistic updates give up after this many concurrent changes in a row.
+pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+impl MongoStore {
+    pub(crate) async fn find_user_doc(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
+        // By userId first: a text that is both a userId and an ObjectId names the userId.
+        let mut found = None;
+        if let Some(user_id) = key.user_id() {
+            found = self
+                .inner
+                .users
+                .find_one(doc! { "userId": user_id.as_str() })
+                .await
+                .map_err(storage)?;
+        }
+        if found.is_none()
+            && let Some(id) = key.object_id()
+        {
+            found = self
+                .inner
+                .users
+                .find_one(doc! { "_id": oid(id) })
+                .await
+                .map_err(storage)?;
+        }
+        found
+            .map(|d| docs::user(&d))
+            .transpose()
+            .map_err(StorageError::Unknown)
+    }
+
+    /// Deletes the user and their billings in one transaction.
+    async fn delete_user_in_transaction(&self, user: &User) -> mongodb::error::Result<Option<u64>> {
+        let mut session = self.inner.client.start_session().await?;
+        loop {
+            session.start_transaction().await?;
+            let result = async {
+                let billings = self
+                    .inner
+                    .billings
+                    .delete_many(doc! { "userId": user.user_id.as_str() })
+                    .session(&mut session)
+                    .await?;
+                let users = self
+                    .inner
+                    .users
+                    .delete_one(doc! { "_id": oid(user.id) })
+                    .session(&mut session)
+                    .await?;
+                Ok::<_, mongodb::error::Error>(
+                    (users.deleted_count == 1).then_some(billings.deleted_count),
+                )
+            }
+            .await;
+            match result {
+                Ok(outcome) => {
+                    session.commit_transaction().await?;
+                    return Ok(outcome);
+                }
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes the user and their billings without a transaction, in an order whose every
+    /// intermediate state is one a client may see: first the billings (a user with fewer
+    /// billings is a valid state), then the user, then the billings again, because a billing
+    /// creation that checked the user before it went may have inserted one meanwhile (creations
+    /// that check after it went remove their own billing: see `billings::create`).
+    async fn delete_user_in_order(&self, user: &User) -> mongodb::error::Result<Option<u64>> {
+        let filter = doc! { "userId": user.user_id.as_str() };
+        let first = self.inner.billings.delete_many(filter.clone()).await?;
+        let gone = self
+            .inner
+            .users
+            .delete_one(doc! { "_id": oid(user.id) })
+            .await?;
+        let sweep = self.inner.billings.delete_many(filter).await?;
+        Ok((gone.deleted_count == 1).then_some(first.deleted_count + sweep.deleted_count))
+    }
+}
+
+impl UserRepository for MongoStore {
+    async fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        match self.inner.users.insert_one(docs::new_user_doc(&user)).await {
+            Ok(_) => Ok(user),
+            Err(e) if is_duplicate_key(&e) => Err(CreateUserError::Duplicate(user.user_id)),
+            Err(e) => Err(op(e)),
+        }
+    }
+
+    async fn find_user(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
+        self.find_user_doc(key).await
+    }
+
+    async fn list_users(&self, q: &UserQuery) -> Result<Listing<User, UserCursor>, StorageError> {
+        let mut filter = Document::new();
+        match q.is_active {
+            // Mongoose documents without the field are active (the schema's default).
+            Some(true) => filter.insert("isActive", doc! { "$ne": false }),
+            Some(false) => filter.insert("isActive", false),
+            None => None,
+        };
+        let total = match q.page.position {
+            Position::Page(_) => Some(
+                self.inner
+                    .users
+                    .count_documents(filter.clone())
+                    .await
+                    .map_err(storage)?,
+            ),
+            Position::After(_) => None,
+        };
+        if let Position::After(c) = &q.page.position {
+            filter.insert("_id", doc! { "$gt": oid(c.0) });
+        }
+        let cursor = self
+            .inner
+            .users
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .skip(q.page.position.offset(q.page.limit))
+            .limit(i64::from(q.page.limit.get()) + 1)
+            .await
+            .map_err(storage)?;
+        let found: Vec<Document> = cursor.try_collect().await.map_err(storage)?;
+        Ok(read_listing(
+            found,
+            docs::user,
+            q.page.limit,
+            UserCursor::of,
+            total,
+        ))
+    }
+
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let user = self
+                .find_user_doc(key)
+                .await?
+                .ok_or(UpdateUserError::NotFound)?;
+            let next = patch.apply(&user, now)?;
+            let Some((mut filter, update)) =
+                docs::diff(docs::user_fields(&user), docs::user_fields(&next))
+            else {
+                return Ok(next);
+            };
+            filter.insert("_id", oid(user.id));
+            let result = self
+                .inner
+                .users
+                .update_one(filter, update)
+                .await
+                .map_err(op::<UpdateUserError>)?;
+            if result.matched_count == 1 {
+                return Ok(next);
+            }
+            // Changed (or deleted) since we read it: read again and re-apply.
+        }
+        Err(UpdateUserError::Unknown(anyhow::anyhow!(
+            "user kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+        let user = self
+            .find_user_doc(key)
+            .await?
+            .ok_or(DeleteUserError::NotFound)?;
+        let outcome = if self.transactions() {
+            self.delete_user_in_transaction(&user).await
+        } else {
+            self.delete_user_in_order(&user).await
+        };
+        outcome
+            .map_err(op::<DeleteUserError>)?
+            .ok_or(DeleteUserError::NotFound)
+    }
+}

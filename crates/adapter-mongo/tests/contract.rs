@@ -1,0 +1,44 @@
+//! The port contract suite of `billing-domain`, run against MongoDB: each test on a fresh
+//! database of the server named by `TEST_MONGODB_URI` (`./scripts/test.sh` starts one).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use adapter_mongo::MongoStore;
+
+fn test_uri() -> String {
+    std::env::var("TEST_MONGODB_URI").unwrap_or_else(|_| {
+        panic!(
+            "TEST_MONGODB_URI is not set: run ./scripts/test.sh, which starts a MongoDB-wire \
+             test server, or point it at a MongoDB server"
+        )
+    })
+}
+
+/// A database name no other test (or earlier run against the same server) uses.
+fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "contract_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn fresh_store() -> MongoStore {
+    let store = MongoStore::connect_to(
+        &test_uri(),
+        Some(&fresh_database()),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("connect to the test MongoDB");
+    store.migrate().await.expect("create the indexes");
+    store
+}
+
+billing_domain::repository_contract_tests!(fresh_store);
