@@ -5,6 +5,7 @@
 //! (`UserId::parse`, `Amount::parse`, ...), so everything past the edge is valid by construction.
 
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod ports;
 pub mod service;
@@ -14,6 +15,7 @@ pub mod system;
 pub mod testing;
 
 pub use error::*;
+pub use events::*;
 pub use model::*;
 pub use ports::*;
 pub use service::BillingService;
