@@ -1,5 +1,5 @@
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use billing_domain::{
@@ -8,6 +8,7 @@ use billing_domain::{
     StorageError, Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey,
     UserPatch, UserQuery, UserRepository, paginate,
 };
+use billing_domain::{CustomerEvent, Effect, EventOutcome, EventRepository, MessageId};
 
 /// Both repositories in memory. Every operation takes one lock for its whole read-check-write,
 /// so each is atomic, as the ports require. Clones share the same data.
@@ -16,13 +17,15 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     /// By `_id`, which is also the order users are listed in.
     users: BTreeMap<DocumentId, User>,
     billings: HashMap<BillingId, Billing>,
     /// The last number the `billingId` sequence gave; the next billing gets one more.
     last_billing_number: u64,
+    /// The ids of the customer events applied so far.
+    inbox: HashSet<MessageId>,
 }
 
 impl State {
@@ -35,6 +38,61 @@ impl State {
                 .map(|u| u.id)
         });
         by_user_id.or_else(|| key.object_id().filter(|id| self.users.contains_key(id)))
+    }
+}
+
+impl State {
+    fn create_billing(&mut self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+        let state = self;
+        let Some(user) = state.users.values().find(|u| u.user_id == draft.user_id) else {
+            return Err(CreateBillingError::UserNotFound(draft.user_id));
+        };
+        if !user.is_active {
+            return Err(CreateBillingError::UserInactive(draft.user_id));
+        }
+        let phone = user.phone.clone();
+        let number = state.last_billing_number + 1;
+        let billing_id = BillingId::from_sequence(number);
+        if state.billings.contains_key(&billing_id) {
+            return Err(CreateBillingError::Duplicate(billing_id));
+        }
+        if state.billings.values().any(|b| b.id == draft.id) {
+            return Err(CreateBillingError::Unknown(
+                duplicate_object_id(draft.id).into(),
+            ));
+        }
+        let billing = draft.into_billing(billing_id.clone(), phone);
+        state.billings.insert(billing_id, billing.clone());
+        state.last_billing_number = number;
+        Ok(billing)
+    }
+
+    fn apply_event(
+        &mut self,
+        event: &CustomerEvent,
+        decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+    ) -> EventOutcome {
+        let current = self.resolve(&event.user_id.clone().into());
+        let effect = decide(event, current.and_then(|id| self.users.get(&id)));
+        let billing = match effect {
+            Effect::CreateUser { user, billing } | Effect::UpdateUser { user, billing } => {
+                self.users.insert(user.id, user);
+                billing
+            }
+            Effect::DeleteUser => {
+                if let Some(user) = current.and_then(|id| self.users.remove(&id)) {
+                    self.billings.retain(|_, b| b.user_id != user.user_id);
+                }
+                None
+            }
+            Effect::Skip { reason } => return EventOutcome::Skipped { reason },
+        };
+        match billing.map(|draft| self.create_billing(draft)) {
+            Some(Err(e)) => EventOutcome::Rejected {
+                reason: e.to_string(),
+            },
+            None | Some(Ok(_)) => EventOutcome::Applied,
+        }
     }
 }
 
@@ -125,28 +183,7 @@ impl UserRepository for MemoryStore {
 
 impl BillingRepository for MemoryStore {
     async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
-        let mut state = self.lock();
-        let Some(user) = state.users.values().find(|u| u.user_id == draft.user_id) else {
-            return Err(CreateBillingError::UserNotFound(draft.user_id));
-        };
-        if !user.is_active {
-            return Err(CreateBillingError::UserInactive(draft.user_id));
-        }
-        let phone = user.phone.clone();
-        let number = state.last_billing_number + 1;
-        let billing_id = BillingId::from_sequence(number);
-        if state.billings.contains_key(&billing_id) {
-            return Err(CreateBillingError::Duplicate(billing_id));
-        }
-        if state.billings.values().any(|b| b.id == draft.id) {
-            return Err(CreateBillingError::Unknown(
-                duplicate_object_id(draft.id).into(),
-            ));
-        }
-        let billing = draft.into_billing(billing_id.clone(), phone);
-        state.billings.insert(billing_id, billing.clone());
-        state.last_billing_number = number;
-        Ok(billing)
+        self.lock().create_billing(draft)
     }
 
     async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
@@ -196,5 +233,34 @@ impl BillingRepository for MemoryStore {
             .remove(id)
             .map(|_| ())
             .ok_or(DeleteBillingError::NotFound)
+    }
+}
+
+impl EventRepository for MemoryStore {
+    async fn apply_events<D>(
+        &self,
+        events: Vec<CustomerEvent>,
+        decide: D,
+    ) -> Result<Vec<EventOutcome>, StorageError>
+    where
+        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+    {
+        let mut state = self.lock();
+        Ok(events
+            .iter()
+            .map(|event| {
+                if state.inbox.contains(&event.id) {
+                    return EventOutcome::Duplicate;
+                }
+                // All of an event's effect or none of it: work on a copy.
+                let mut next = state.clone();
+                let outcome = next.apply_event(event, &decide);
+                if !matches!(outcome, EventOutcome::Rejected { .. }) {
+                    next.inbox.insert(event.id.clone());
+                    *state = next;
+                }
+                outcome
+            })
+            .collect())
     }
 }

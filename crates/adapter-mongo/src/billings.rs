@@ -1,6 +1,6 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, Listing, Position, StorageError, Timestamp,
+    CreateBillingError, DeleteBillingError, Listing, MessageId, Position, StorageError, Timestamp,
     UpdateBillingError, User, UserKey,
 };
 use futures_util::TryStreamExt;
@@ -116,7 +116,11 @@ impl MongoStore {
     /// would make every concurrent creation conflict on one document. What a crash can leave:
     /// between steps 2 and 3, an unused number (a gap, never a duplicate); between 3 and 4, a
     /// billing for a user suspended in that same instant.
-    async fn create(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+    pub(crate) async fn create(
+        &self,
+        draft: BillingDraft,
+        source_event: Option<&MessageId>,
+    ) -> Result<Billing, CreateBillingError> {
         let key = UserKey::from(draft.user_id.clone());
         let user = self.find_user_doc(&key).await?;
         if let Some(refused) = refusal(user.clone(), &draft) {
@@ -127,12 +131,12 @@ impl MongoStore {
         let billing = draft
             .clone()
             .into_billing(BillingId::from_sequence(number), phone);
-        match self
-            .inner
-            .billings
-            .insert_one(docs::new_billing_doc(&billing))
-            .await
-        {
+        let mut document = docs::new_billing_doc(&billing);
+        if let Some(event) = source_event {
+            // The event that created it: a unique index makes an event's billing unique.
+            document.insert("sourceEventId", event.as_str());
+        }
+        match self.inner.billings.insert_one(document).await {
             Ok(_) => {}
             Err(e) if is_duplicate_key(&e) => {
                 return Err(CreateBillingError::Duplicate(billing.billing_id));
@@ -153,7 +157,7 @@ impl MongoStore {
 
 impl BillingRepository for MongoStore {
     async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
-        self.create(draft).await
+        self.create(draft, None).await
     }
 
     async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {

@@ -16,6 +16,7 @@
 mod billings;
 mod docs;
 mod errors;
+mod events;
 mod users;
 
 use std::sync::Arc;
@@ -46,6 +47,8 @@ struct Inner {
     users: Collection<Document>,
     billings: Collection<Document>,
     counters: Collection<Document>,
+    /// The ids of the customer events applied so far.
+    processed_events: Collection<Document>,
     /// Learnt from the server's `hello`; false until then.
     transactions: AtomicBool,
     indexes_ready: AtomicBool,
@@ -111,6 +114,7 @@ impl MongoStore {
                 users: db.collection("users"),
                 billings: db.collection("billings"),
                 counters: db.collection("counters"),
+                processed_events: db.collection("processed_events"),
                 db,
                 client,
                 transactions: AtomicBool::new(false),
@@ -153,6 +157,10 @@ impl MongoStore {
                 index(doc! { "userId": 1, "generationDate": -1 }, None),
                 index(doc! { "dueDate": 1 }, None),
                 index(doc! { "generationDate": -1, "_id": -1 }, None),
+                index(
+                    doc! { "sourceEventId": 1 },
+                    Some(IndexOptions::builder().unique(true).sparse(true).build()),
+                ),
             ])
             .await
             .context("cannot create the billings indexes")?;

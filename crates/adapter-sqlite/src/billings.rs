@@ -10,7 +10,7 @@ use crate::rows::{self, BILLING_COLUMNS, int};
 use crate::users::{self, is_unique_violation};
 use crate::{SqliteStore, storage};
 
-fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
+pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
     conn.prepare_cached(&format!(
         "SELECT {BILLING_COLUMNS} FROM billings WHERE billing_id = ?1"
     ))?
@@ -151,7 +151,10 @@ fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing
     })
 }
 
-fn create(conn: &Connection, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+pub(crate) fn create(
+    conn: &Connection,
+    draft: BillingDraft,
+) -> Result<Billing, CreateBillingError> {
     // The check and the insert share the writer's transaction, so no suspension or deletion
     // can slip in between them.
     let user = users::find(conn, &UserKey::from(draft.user_id.clone()))

@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
 
 mod billings;
+mod events;
 mod readers;
 mod rows;
 mod schema;

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS counters (
     seq INTEGER NOT NULL
 ) STRICT;
 INSERT OR IGNORE INTO counters (id, seq) VALUES ('billingId', 0);
+CREATE TABLE IF NOT EXISTS processed_events (
+    id           TEXT PRIMARY KEY,
+    processed_at INTEGER NOT NULL
+) STRICT;
 ";
 
 fn configure(conn: &Connection) -> anyhow::Result<()> {

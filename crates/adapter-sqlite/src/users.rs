@@ -32,7 +32,7 @@ pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<
         .optional()
 }
 
-fn write(conn: &Connection, u: &User, insert: bool) -> rusqlite::Result<usize> {
+pub(crate) fn write(conn: &Connection, u: &User, insert: bool) -> rusqlite::Result<usize> {
     let sql = if insert {
         format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"

@@ -124,6 +124,10 @@ pub enum EventOutcome {
     Skipped {
         reason: String,
     },
+    /// The store refused its effect (nothing of it was kept): it goes to the dead-letter topic.
+    Rejected {
+        reason: String,
+    },
 }
 
 impl EventOutcome {
@@ -132,6 +136,7 @@ impl EventOutcome {
             Self::Applied => "applied",
             Self::Duplicate => "duplicate",
             Self::Skipped { .. } => "skipped",
+            Self::Rejected { .. } => "rejected",
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{
     CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, StorageError,
     UpdateBillingError, UpdateUserError,
 };
+use crate::events::{CustomerEvent, Effect, EventOutcome};
 use crate::model::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, DocumentId,
     Listing, Timestamp, User, UserCursor, UserId, UserKey, UserPatch, UserQuery,
@@ -122,10 +123,34 @@ pub trait BillingRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DeleteBillingError>> + Send;
 }
 
-/// A store that keeps both, so that rules spanning users and billings can be atomic.
-pub trait Repository: UserRepository + BillingRepository {}
+/// Where customer events take effect, each exactly once.
+pub trait EventRepository: Send + Sync + 'static {
+    /// Applies `events` in order. For each: [`EventOutcome::Duplicate`] when its id is in the
+    /// inbox; otherwise it reads the user the event names, carries out `decide(event, user)`
+    /// and records the id in the inbox. An effect the store refuses for the event's own sake
+    /// (a `billingId` already taken, say) is undone and reported as
+    /// [`EventOutcome::Rejected`], and the rest of the batch goes on.
+    ///
+    /// The inbox entry is written atomically with the effect where the store can (SQLite: the
+    /// whole batch is one transaction); elsewhere every effect is idempotent and the entry is
+    /// written after it, so a redelivery after a crash in between changes nothing.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Unknown` when storage fails. Events before the failing one may have taken
+    /// effect (and are then in the inbox): the caller retries the whole batch.
+    fn apply_events<D>(
+        &self,
+        events: Vec<CustomerEvent>,
+        decide: D,
+    ) -> impl Future<Output = Result<Vec<EventOutcome>, StorageError>> + Send
+    where
+        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static;
+}
 
-impl<T: UserRepository + BillingRepository> Repository for T {}
+/// A store that keeps all of it, so that rules spanning users and billings can be atomic.
+pub trait Repository: UserRepository + BillingRepository + EventRepository {}
+
+impl<T: UserRepository + BillingRepository + EventRepository> Repository for T {}
 
 /// The time. A port so that tests can fix it.
 pub trait Clock: Send + Sync + 'static {

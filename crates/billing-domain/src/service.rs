@@ -8,6 +8,7 @@ use crate::error::{
     CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, GetBillingError,
     GetUserError, StorageError, UpdateBillingError, UpdateUserError,
 };
+use crate::events::{CustomerEvent, DecisionContext, EventDefaults, EventOutcome, decide};
 use crate::model::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, Listing,
     NewBilling, NewUser, Payment, Timestamp, User, UserCursor, UserKey, UserPatch, UserQuery,
@@ -18,6 +19,7 @@ pub struct BillingService<R> {
     repo: R,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    event_defaults: EventDefaults,
 }
 
 impl<R> fmt::Debug for BillingService<R> {
@@ -28,7 +30,41 @@ impl<R> fmt::Debug for BillingService<R> {
 
 impl<R: Repository> BillingService<R> {
     pub fn new(repo: R, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        Self { repo, clock, ids }
+        Self {
+            repo,
+            clock,
+            ids,
+            event_defaults: EventDefaults::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_event_defaults(mut self, defaults: EventDefaults) -> Self {
+        self.event_defaults = defaults;
+        self
+    }
+
+    /// Applies customer events in order, each exactly once (see [`crate::decide`]).
+    ///
+    /// # Errors
+    /// See [`crate::EventRepository::apply_events`]: retry the whole batch.
+    pub async fn apply_events(
+        &self,
+        events: Vec<CustomerEvent>,
+    ) -> Result<Vec<EventOutcome>, StorageError> {
+        let now = self.clock.now();
+        let ids = Arc::clone(&self.ids);
+        let defaults = self.event_defaults;
+        self.repo
+            .apply_events(events, move |event, user| {
+                let ctx = DecisionContext {
+                    now,
+                    ids: ids.as_ref(),
+                    defaults,
+                };
+                decide(event, user, &ctx)
+            })
+            .await
     }
 
     pub fn repository(&self) -> &R {

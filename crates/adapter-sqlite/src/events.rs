@@ -1,0 +1,117 @@
+//! Customer events: a whole batch is one writer job, so one transaction and one sync; each
+//! event runs in its own savepoint with its inbox entry, so its effect and the record that it
+//! happened are one atomic unit.
+
+use billing_domain::{
+    CustomerEvent, Effect, EventOutcome, EventRepository, StorageError, User, UserKey,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{SqliteStore, billings, storage, users};
+
+/// An error that undoes one event only, or a storage failure that undoes the batch.
+enum Failure {
+    Rejected(String),
+    Storage(anyhow::Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Storage(storage(e))
+    }
+}
+
+fn seen(conn: &Connection, event: &CustomerEvent) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM processed_events WHERE id = ?1")?
+        .query_row([event.id.as_str()], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+}
+
+fn apply(
+    conn: &Connection,
+    event: &CustomerEvent,
+    decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+) -> Result<EventOutcome, Failure> {
+    let current = users::find(conn, &UserKey::from(event.user_id.clone()))?;
+    let billing = match decide(event, current.as_ref()) {
+        Effect::CreateUser { user, billing } => {
+            users::write(conn, &user, true)?;
+            billing
+        }
+        Effect::UpdateUser { user, billing } => {
+            if current.as_ref() != Some(&user) {
+                users::write(conn, &user, false)?;
+            }
+            billing
+        }
+        Effect::DeleteUser => {
+            conn.prepare_cached("DELETE FROM billings WHERE user_id = ?1")?
+                .execute([event.user_id.as_str()])?;
+            conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?
+                .execute([event.user_id.as_str()])?;
+            None
+        }
+        Effect::Skip { reason } => return Ok(EventOutcome::Skipped { reason }),
+    };
+    if let Some(draft) = billing {
+        billings::create(conn, draft).map_err(|e| match e {
+            billing_domain::CreateBillingError::Unknown(e)
+            | billing_domain::CreateBillingError::Unavailable(e) => Failure::Storage(e),
+            refused => Failure::Rejected(refused.to_string()),
+        })?;
+    }
+    Ok(EventOutcome::Applied)
+}
+
+fn apply_batch(
+    conn: &Connection,
+    events: &[CustomerEvent],
+    decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+    now_ms: i64,
+) -> anyhow::Result<Vec<EventOutcome>> {
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        if seen(conn, event).map_err(storage)? {
+            outcomes.push(EventOutcome::Duplicate);
+            continue;
+        }
+        conn.execute_batch("SAVEPOINT event").map_err(storage)?;
+        match apply(conn, event, decide) {
+            Ok(outcome) => {
+                conn.prepare_cached(
+                    "INSERT INTO processed_events (id, processed_at) VALUES (?1, ?2)",
+                )
+                .and_then(|mut s| s.execute(params![event.id.as_str(), now_ms]))
+                .and_then(|_| conn.execute_batch("RELEASE event"))
+                .map_err(storage)?;
+                outcomes.push(outcome);
+            }
+            Err(Failure::Rejected(reason)) => {
+                conn.execute_batch("ROLLBACK TO event; RELEASE event")
+                    .map_err(storage)?;
+                outcomes.push(EventOutcome::Rejected { reason });
+            }
+            Err(Failure::Storage(e)) => return Err(e),
+        }
+    }
+    Ok(outcomes)
+}
+
+impl EventRepository for SqliteStore {
+    async fn apply_events<D>(
+        &self,
+        events: Vec<CustomerEvent>,
+        decide: D,
+    ) -> Result<Vec<EventOutcome>, StorageError>
+    where
+        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+    {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.writer()
+            .write(move |conn| {
+                apply_batch(conn, &events, &decide, now_ms).map_err(StorageError::Unknown)
+            })
+            .await
+    }
+}
