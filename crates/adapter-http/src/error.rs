@@ -18,6 +18,8 @@ pub enum ErrorCode {
     ValidationError,
     InvalidQuery,
     ImmutableField,
+    InvalidEvent,
+    EventRejected,
     UserInactive,
     UserNotFound,
     BillingNotFound,
@@ -38,10 +40,11 @@ impl ErrorCode {
             | Self::ValidationError
             | Self::InvalidQuery
             | Self::ImmutableField
+            | Self::InvalidEvent
             | Self::UserInactive => StatusCode::BAD_REQUEST,
             Self::UserNotFound | Self::BillingNotFound | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UserIdTaken | Self::BillingIdTaken => StatusCode::CONFLICT,
+            Self::UserIdTaken | Self::BillingIdTaken | Self::EventRejected => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -54,6 +57,8 @@ impl ErrorCode {
             Self::ValidationError => "VALIDATION_ERROR",
             Self::InvalidQuery => "INVALID_QUERY",
             Self::ImmutableField => "IMMUTABLE_FIELD",
+            Self::InvalidEvent => "INVALID_EVENT",
+            Self::EventRejected => "EVENT_REJECTED",
             Self::UserInactive => "USER_INACTIVE",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::BillingNotFound => "BILLING_NOT_FOUND",
@@ -130,6 +135,13 @@ impl ApiError {
 
     pub fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self::fields(code, vec![FieldError::new(field, message)])
+    }
+
+    /// Adds a field problem to an error whose sentence stands on its own.
+    #[must_use]
+    pub fn with_detail(mut self, field: &str, message: impl Into<String>) -> Self {
+        self.details.push(FieldError::new(field, message));
+        self
     }
 
     pub fn code(&self) -> ErrorCode {

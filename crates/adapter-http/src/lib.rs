@@ -5,6 +5,7 @@
 mod billings;
 mod body;
 pub mod error;
+mod events;
 mod json;
 mod query;
 mod users;
@@ -67,7 +68,8 @@ pub fn routes<R: Repository>(cfg: &mut ServiceConfig) {
         )
         .service(
             resource("/api/billings/{billingId}/pay").route(web::post().to(billings::pay::<R>)),
-        );
+        )
+        .service(resource("/api/events").route(web::post().to(events::post::<R>)));
 }
 
 /// Starts serving on `listener` with `workers` threads.

@@ -1,1 +1,10 @@
+//! The Kafka adapter: consumes customer lifecycle events from a topic and applies each exactly
+//! once through the domain's event port. See `consumer.rs` for the guarantees.
 
+mod consumer;
+mod settings;
+mod status;
+
+pub use consumer::run;
+pub use settings::KafkaSettings;
+pub use status::{ConsumerState, ConsumerStatus};

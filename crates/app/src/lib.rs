@@ -1,38 +1,65 @@
-//! Wiring: settings to a running service.
+//! Wiring: settings to a running service (HTTP server, store, event consumer), and an ordered
+//! shutdown.
 
 pub mod settings;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
 use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
 use anyhow::Context;
-use billing_domain::{BillingService, ObjectIdGenerator, Repository, SystemClock};
+use billing_domain::{
+    Amount, BillingService, EventDefaults, ObjectIdGenerator, Repository, SystemClock,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 pub use settings::Settings;
 
-/// A built, bound, not yet running service.
+/// A built, bound service: HTTP not yet serving, the consumer (if configured) already running.
 pub struct Application {
     port: u16,
     server: Server,
+    consumer: Option<ConsumerTask>,
+    consumer_status: Arc<ConsumerStatus>,
+}
+
+struct ConsumerTask {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Stops the service in order: the consumer first (stop fetching, finish the batch in hand,
+/// commit, leave the group), then HTTP (finish requests in flight).
+pub struct Stopper {
+    http: ServerHandle,
+    consumer: Option<ConsumerTask>,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("consumer", &self.consumer_status.state())
             .finish_non_exhaustive()
     }
 }
 
+impl std::fmt::Debug for Stopper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopper").finish_non_exhaustive()
+    }
+}
+
 impl Application {
-    /// Opens the store, binds the port (0 picks a free one) and prepares the HTTP server.
-    /// With `MONGODB_URI` set the store is MongoDB, which need not be up yet: the service
-    /// answers 503 until it is, and creates its indexes as soon as it is.
+    /// Opens the store, binds the port (0 picks a free one), prepares the HTTP server and starts
+    /// the event consumer when `KAFKA_BROKERS` is set. With `MONGODB_URI` set the store is
+    /// MongoDB, which need not be up yet: the service answers 503 until it is, and creates its
+    /// indexes as soon as it is.
     ///
     /// # Errors
     /// When the store cannot be opened (SQLite) or its URI parsed (MongoDB), or the port
@@ -42,7 +69,7 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("cannot listen on {address} (BIND_ADDRESS, PORT)"))?;
         let port = listener.local_addr()?.port();
-        let server = match &settings.mongodb_uri {
+        match &settings.mongodb_uri {
             Some(uri) => {
                 let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
                 let store = MongoStore::connect(uri, timeout).await?;
@@ -53,7 +80,7 @@ impl Application {
                     database = store.database_name(),
                     "billing service listening"
                 );
-                serve(listener, store, settings)?
+                Self::assemble(listener, port, store, settings)
             }
             None => {
                 let store = SqliteStore::open(&settings.database_path).with_context(|| {
@@ -68,22 +95,83 @@ impl Application {
                     path = %settings.database_path.display(),
                     "billing service listening"
                 );
-                serve(listener, store, settings)?
+                Self::assemble(listener, port, store, settings)
+            }
+        }
+    }
+
+    fn assemble<R: Repository>(
+        listener: TcpListener,
+        port: u16,
+        store: R,
+        settings: &Settings,
+    ) -> anyhow::Result<Self> {
+        let defaults = EventDefaults {
+            due_days: settings.initial_billing_due_days,
+            amount: Amount::new(settings.initial_billing_amount)
+                .context("INITIAL_BILLING_AMOUNT")?,
+        };
+        let service = Arc::new(
+            BillingService::new(
+                store,
+                Arc::new(SystemClock),
+                Arc::new(ObjectIdGenerator::default()),
+            )
+            .with_event_defaults(defaults),
+        );
+        let workers = match settings.http_workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let server = adapter_http::server(listener, Arc::clone(&service), workers)?;
+        let (consumer, consumer_status) = match kafka_settings(settings) {
+            Some(kafka) => {
+                let status = Arc::new(ConsumerStatus::new(ConsumerState::Connecting));
+                let (stop, stopped) = watch::channel(false);
+                let task = tokio::spawn(adapter_kafka::run(
+                    kafka,
+                    service,
+                    Arc::clone(&status),
+                    stopped,
+                ));
+                (Some(ConsumerTask { stop, task }), status)
+            }
+            None => {
+                tracing::info!("KAFKA_BROKERS is not set: the customer event consumer is off");
+                (None, Arc::new(ConsumerStatus::new(ConsumerState::Disabled)))
             }
         };
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            consumer,
+            consumer_status,
+        })
     }
 
     pub const fn port(&self) -> u16 {
         self.port
     }
 
-    /// A handle to stop the server gracefully.
+    /// A handle to the HTTP server alone.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until stopped through [`Application::handle`].
+    /// What the event consumer is doing.
+    pub fn consumer_status(&self) -> Arc<ConsumerStatus> {
+        Arc::clone(&self.consumer_status)
+    }
+
+    /// The ordered stop of the whole service; take it before [`Application::run_until_stopped`].
+    pub fn stopper(&mut self) -> Stopper {
+        Stopper {
+            http: self.server.handle(),
+            consumer: self.consumer.take(),
+        }
+    }
+
+    /// Serves until stopped.
     ///
     /// # Errors
     /// When the server fails.
@@ -92,19 +180,39 @@ impl Application {
     }
 }
 
-fn serve<R: Repository>(
-    listener: TcpListener,
-    store: R,
-    settings: &Settings,
-) -> anyhow::Result<Server> {
-    let service = Arc::new(BillingService::new(
-        store,
-        Arc::new(SystemClock),
-        Arc::new(ObjectIdGenerator::default()),
-    ));
-    let workers = match settings.http_workers {
-        0 => std::thread::available_parallelism().map_or(2, usize::from),
-        n => n,
-    };
-    Ok(adapter_http::server(listener, service, workers)?)
+impl Stopper {
+    /// Stops the consumer (waiting for it to commit and leave its group), then HTTP.
+    pub async fn stop(self, graceful: bool) {
+        if let Some(consumer) = self.consumer {
+            let _ = consumer.stop.send(true);
+            match consumer.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "the consumer failed"),
+                Err(e) => tracing::error!(error = %e, "the consumer task failed"),
+            }
+        }
+        self.http.stop(graceful).await;
+    }
+}
+
+fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
+    let brokers = s.kafka_brokers.clone()?;
+    let mut k = KafkaSettings::new(brokers);
+    k.topic.clone_from(&s.kafka_topic);
+    k.group_id.clone_from(&s.kafka_group_id);
+    k.client_id.clone_from(&s.kafka_client_id);
+    k.dlq_topic = s
+        .kafka_dlq_topic
+        .clone()
+        .unwrap_or_else(|| format!("{}.dlq", s.kafka_topic));
+    k.max_retries = s.kafka_max_retries;
+    k.security_protocol.clone_from(&s.kafka_security_protocol);
+    k.sasl_mechanism.clone_from(&s.kafka_sasl_mechanism);
+    k.sasl_username.clone_from(&s.kafka_sasl_username);
+    k.sasl_password.clone_from(&s.kafka_sasl_password);
+    k.ssl_ca_location.clone_from(&s.kafka_ssl_ca_location);
+    k.session_timeout_ms = s.kafka_session_timeout_ms;
+    k.max_poll_interval_ms = s.kafka_max_poll_interval_ms;
+    k.heartbeat_interval_ms = s.kafka_heartbeat_interval_ms;
+    Some(k)
 }

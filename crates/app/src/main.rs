@@ -16,12 +16,12 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let settings = Settings::load(Path::new("config"))?;
-    let app = Application::build(&settings).await?;
-    let handle = app.handle();
+    let mut app = Application::build(&settings).await?;
+    let stopper = app.stopper();
     let server = tokio::spawn(app.run_until_stopped());
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests in flight");
-    handle.stop(true).await;
+    tracing::info!("shutting down: consumer first, then requests in flight");
+    stopper.stop(true).await;
     server.await??;
     Ok(())
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// `PORT`: the HTTP port.
     pub port: u16,
@@ -19,11 +20,100 @@ pub struct Settings {
     /// `DATABASE_PATH`: the embedded store's file.
     pub database_path: PathBuf,
     /// `MONGODB_URI`: when set, the production MongoDB store instead of the embedded one.
-    #[serde(default, deserialize_with = "empty_is_none")]
+    #[serde(deserialize_with = "empty_is_none")]
     pub mongodb_uri: Option<String>,
     /// `STORAGE_TIMEOUT_MS`: how long a request waits for an unreachable store before it
     /// fails with 503 (MongoDB's server selection and connect timeouts, unless the URI sets them).
     pub storage_timeout_ms: u64,
+    /// `KAFKA_BROKERS`: comma-separated; unset = no consumer.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_brokers: Option<String>,
+    pub kafka_topic: String,
+    pub kafka_group_id: String,
+    pub kafka_client_id: String,
+    /// `KAFKA_DLQ_TOPIC`: `<topic>.dlq` when unset.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_dlq_topic: Option<String>,
+    pub kafka_max_retries: u32,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_security_protocol: Option<String>,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_sasl_mechanism: Option<String>,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_sasl_username: Option<String>,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_sasl_password: Option<String>,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub kafka_ssl_ca_location: Option<String>,
+    pub kafka_session_timeout_ms: u32,
+    pub kafka_max_poll_interval_ms: u32,
+    pub kafka_heartbeat_interval_ms: u32,
+    /// `INITIAL_BILLING_DUE_DAYS`: a `Customer.Created` billing is due this many days later.
+    pub initial_billing_due_days: u32,
+    /// `INITIAL_BILLING_AMOUNT`: its amount when the event gives none.
+    pub initial_billing_amount: u64,
+}
+
+impl Default for Settings {
+    /// The values of `config/default.toml`, for tests and embedding.
+    fn default() -> Self {
+        Self {
+            port: 3000,
+            bind_address: "0.0.0.0".to_owned(),
+            http_workers: 0,
+            database_path: PathBuf::from("./data/billing.db"),
+            mongodb_uri: None,
+            storage_timeout_ms: 5000,
+            kafka_brokers: None,
+            kafka_topic: "customers".to_owned(),
+            kafka_group_id: "telecomx-billing-consumer".to_owned(),
+            kafka_client_id: "telecomx-billing-service".to_owned(),
+            kafka_dlq_topic: None,
+            kafka_max_retries: 5,
+            kafka_security_protocol: None,
+            kafka_sasl_mechanism: None,
+            kafka_sasl_username: None,
+            kafka_sasl_password: None,
+            kafka_ssl_ca_location: None,
+            kafka_session_timeout_ms: 45_000,
+            kafka_max_poll_interval_ms: 300_000,
+            kafka_heartbeat_interval_ms: 3_000,
+            initial_billing_due_days: 14,
+            initial_billing_amount: 100_000,
+        }
+    }
+}
+
+/// Secrets stay out of logs: the URI's password and the SASL password are redacted.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("port", &self.port)
+            .field("bind_address", &self.bind_address)
+            .field("database_path", &self.database_path)
+            .field("mongodb_uri", &self.mongodb_uri.as_deref().map(redact_uri))
+            .field("kafka_brokers", &self.kafka_brokers)
+            .field("kafka_topic", &self.kafka_topic)
+            .field(
+                "kafka_sasl_password",
+                &self.kafka_sasl_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// `mongodb://user:secret@host` to `mongodb://user:<redacted>@host`.
+pub fn redact_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        None => uri.to_owned(),
+    }
 }
 
 fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -38,6 +128,23 @@ pub const VARIABLES: &[&str] = &[
     "HTTP_WORKERS",
     "DATABASE_PATH",
     "MONGODB_URI",
+    "STORAGE_TIMEOUT_MS",
+    "KAFKA_BROKERS",
+    "KAFKA_TOPIC",
+    "KAFKA_GROUP_ID",
+    "KAFKA_CLIENT_ID",
+    "KAFKA_DLQ_TOPIC",
+    "KAFKA_MAX_RETRIES",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CA_LOCATION",
+    "KAFKA_SESSION_TIMEOUT_MS",
+    "KAFKA_MAX_POLL_INTERVAL_MS",
+    "KAFKA_HEARTBEAT_INTERVAL_MS",
+    "INITIAL_BILLING_DUE_DAYS",
+    "INITIAL_BILLING_AMOUNT",
 ];
 
 impl Settings {
@@ -62,19 +169,62 @@ impl Settings {
         let config = builder
             .build()
             .with_context(|| format!("cannot read configuration from {}", config_dir.display()))?;
-        config.try_deserialize().map_err(|e| {
+        let settings: Self = config.try_deserialize().map_err(|e| {
+            let message = e.to_string();
+            // The longest name the message mentions (`kafka_topic`, not `port` inside it).
             let var = VARIABLES
                 .iter()
-                .find(|v| e.to_string().contains(&format!("\"{}\"", v.to_lowercase())))
-                .or_else(|| {
-                    VARIABLES
-                        .iter()
-                        .find(|v| e.to_string().contains(&v.to_lowercase()))
-                });
+                .filter(|v| message.contains(&v.to_lowercase()))
+                .max_by_key(|v| v.len());
             match var {
-                Some(var) => anyhow::anyhow!("invalid value for {var}: {e}"),
-                None => anyhow::anyhow!("invalid configuration: {e}"),
+                Some(var) => anyhow::anyhow!("invalid value for {var}: {message}"),
+                None => anyhow::anyhow!("invalid configuration: {message}"),
             }
-        })
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone do not.
+    ///
+    /// # Errors
+    /// Naming the first variable whose value is out of range.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let checks = [
+            (
+                "STORAGE_TIMEOUT_MS",
+                self.storage_timeout_ms > 0,
+                "must be above 0",
+            ),
+            (
+                "KAFKA_MAX_RETRIES",
+                self.kafka_max_retries > 0,
+                "must be above 0",
+            ),
+            (
+                "KAFKA_TOPIC",
+                !self.kafka_topic.trim().is_empty(),
+                "must not be empty",
+            ),
+            (
+                "KAFKA_GROUP_ID",
+                !self.kafka_group_id.trim().is_empty(),
+                "must not be empty",
+            ),
+            (
+                "INITIAL_BILLING_AMOUNT",
+                billing_domain::Amount::new(self.initial_billing_amount).is_ok(),
+                "must be at most 1000000000000000",
+            ),
+            (
+                "INITIAL_BILLING_DUE_DAYS",
+                self.initial_billing_due_days <= 3650,
+                "must be at most 3650",
+            ),
+        ];
+        match checks.iter().find(|(_, ok, _)| !ok) {
+            Some((var, _, why)) => Err(anyhow::anyhow!("invalid value for {var}: {why}")),
+            None => Ok(()),
+        }
     }
 }

@@ -1,0 +1,61 @@
+//! `POST /api/events`: the Kafka consumer's handler over HTTP, for producers without Kafka and
+//! for the embedded default. Same parsing, same validation, same inbox: a message posted twice
+//! (or posted and also consumed) takes effect once.
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use billing_domain::{BillingService, EventOutcome, Repository};
+use event_envelope::{EventEnvelope, Message};
+use serde_json::json;
+
+use crate::body;
+use crate::error::{ApiError, ErrorCode};
+use crate::query::Params;
+
+pub async fn post<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req)?.finish()?;
+    let bytes = body::read(&req, payload).await?;
+    let message = EventEnvelope(&bytes).try_into_domain().map_err(|r| {
+        ApiError::new(ErrorCode::InvalidEvent, format!("Invalid event: {r}"))
+            .with_detail("body", r.0)
+    })?;
+    let event = match message {
+        Message::Event(event) => event,
+        Message::UnknownType { id, event_type } => {
+            tracing::info!(event_type, %id, "skipping an event type this service does not handle");
+            return Ok(HttpResponse::Ok().json(json!({
+                "outcome": "skipped",
+                "eventId": id.as_str(),
+                "type": event_type,
+                "reason": "unknown event type",
+            })));
+        }
+    };
+    let outcome = svc
+        .apply_events(vec![event.clone()])
+        .await?
+        .pop()
+        .unwrap_or(EventOutcome::Applied);
+    let mut body = json!({
+        "outcome": outcome.as_str(),
+        "eventId": event.id.as_str(),
+        "type": event.kind.as_str(),
+        "userId": event.user_id.as_str(),
+    });
+    match outcome {
+        EventOutcome::Rejected { reason } => Err(ApiError::new(
+            ErrorCode::EventRejected,
+            format!("Event rejected: {reason}"),
+        )
+        .with_detail("body", reason)),
+        EventOutcome::Skipped { reason } => {
+            body["reason"] = reason.into();
+            Ok(HttpResponse::Ok().json(body))
+        }
+        EventOutcome::Applied | EventOutcome::Duplicate => Ok(HttpResponse::Ok().json(body)),
+    }
+}

@@ -1,0 +1,121 @@
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+/// How to reach the broker and the topic. Every field is one `KAFKA_*` variable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// `KAFKA_BROKERS`, comma-separated `host:port`.
+    pub brokers: String,
+    /// `KAFKA_TOPIC`.
+    pub topic: String,
+    /// `KAFKA_GROUP_ID`.
+    pub group_id: String,
+    /// `KAFKA_CLIENT_ID`.
+    pub client_id: String,
+    /// `KAFKA_DLQ_TOPIC`.
+    pub dlq_topic: String,
+    /// `KAFKA_MAX_RETRIES`: failed connection attempts before readiness says `degraded`.
+    pub max_retries: u32,
+    /// `KAFKA_SECURITY_PROTOCOL` (`plaintext`, `ssl`, `sasl_plaintext`, `sasl_ssl`).
+    pub security_protocol: Option<String>,
+    /// `KAFKA_SASL_MECHANISM` (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    /// Never logged.
+    pub sasl_password: Option<String>,
+    /// `KAFKA_SSL_CA_LOCATION`: a PEM file of CA certificates.
+    pub ssl_ca_location: Option<String>,
+    pub session_timeout_ms: u32,
+    pub max_poll_interval_ms: u32,
+    pub heartbeat_interval_ms: u32,
+    /// At most this many messages are applied in one storage batch.
+    pub batch_size: usize,
+    /// How long a batch waits for more messages after its first.
+    pub batch_wait: Duration,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("group_id", &self.group_id)
+            .field("client_id", &self.client_id)
+            .field("dlq_topic", &self.dlq_topic)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &self.sasl_password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSettings {
+    /// The defaults of the previous service, for `brokers`.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            topic: "customers".to_owned(),
+            group_id: "telecomx-billing-consumer".to_owned(),
+            client_id: "telecomx-billing-service".to_owned(),
+            dlq_topic: "customers.dlq".to_owned(),
+            max_retries: 5,
+            security_protocol: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            session_timeout_ms: 45_000,
+            max_poll_interval_ms: 300_000,
+            heartbeat_interval_ms: 3_000,
+            batch_size: 500,
+            batch_wait: Duration::from_millis(20),
+        }
+    }
+
+    /// What consumer and producer share: brokers, identity, security.
+    fn common(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", &self.client_id)
+            // librdkafka logs through its own channel; keep it to warnings.
+            .set("log_level", "4");
+        let optional = [
+            ("security.protocol", &self.security_protocol),
+            ("sasl.mechanism", &self.sasl_mechanism),
+            ("sasl.username", &self.sasl_username),
+            ("sasl.password", &self.sasl_password),
+            ("ssl.ca.location", &self.ssl_ca_location),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                c.set(key, v);
+            }
+        }
+        c
+    }
+
+    pub(crate) fn consumer_config(&self) -> ClientConfig {
+        let mut c = self.common();
+        c.set("group.id", &self.group_id)
+            // Offsets are committed by hand, after the batch is durable.
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // A new group reads the topic from its beginning.
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set("max.poll.interval.ms", self.max_poll_interval_ms.to_string())
+            .set("heartbeat.interval.ms", self.heartbeat_interval_ms.to_string());
+        c
+    }
+
+    pub(crate) fn producer_config(&self) -> ClientConfig {
+        let mut c = self.common();
+        // A dead letter must not be lost or doubled by a retry.
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000");
+        c
+    }
+}
