@@ -117,7 +117,7 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
         }
         let why = commit.as_ref().map_err(ToString::to_string);
         for job in batch {
-            job.finish(why.as_ref().map(|()| ()).map_err(String::as_str));
+            job.finish(why.as_ref().copied().map_err(String::as_str));
         }
     }
 }

@@ -10,6 +10,7 @@
 //! ```
 
 mod billings;
+mod events;
 mod users;
 
 use std::future::{Future, poll_fn};
@@ -17,6 +18,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 pub use billings::*;
+pub use events::*;
 pub use users::*;
 
 use crate::model::{
@@ -80,6 +82,21 @@ macro_rules! repository_contract_tests {
             an_update_that_changes_a_server_set_billing_value_is_refused_and_changes_nothing,
             a_deleted_billing_is_gone_and_deleting_it_again_is_not_found,
             two_hundred_concurrent_billings_get_two_hundred_consecutive_numbers,
+            // Events.
+            a_created_event_makes_the_user_and_one_initial_billing_with_the_defaults,
+            a_created_event_takes_the_initial_billing_values_its_payload_gives,
+            the_same_message_twice_is_a_duplicate_the_second_time_and_bills_once,
+            a_batch_replayed_twice_ends_in_the_same_users_and_billings,
+            a_user_created_deleted_and_created_again_gets_a_new_initial_billing,
+            an_updated_event_merges_its_fields_and_the_address_field_by_field,
+            an_updated_event_for_an_unknown_user_creates_them_without_a_billing,
+            a_created_event_for_an_existing_user_merges_its_payload_and_still_bills,
+            suspended_and_reactivated_events_flip_is_active,
+            a_created_event_for_a_customer_suspended_in_its_payload_makes_no_billing,
+            events_for_an_unknown_user_are_skipped_and_store_nothing,
+            a_deleted_event_removes_the_user_and_all_their_billings,
+            outcomes_come_back_in_order_one_per_event,
+            a_message_twice_in_one_batch_takes_effect_once,
         );
     };
 }
