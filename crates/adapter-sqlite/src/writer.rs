@@ -115,9 +115,9 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
         if let Err(e) = &commit {
             tracing::error!(error = %e, jobs = batch.len(), "sqlite group commit failed");
         }
-        let why = commit.as_ref().map_err(ToString::to_string);
+        let why = commit.err().map(|e| e.to_string());
         for job in batch {
-            job.finish(why.as_ref().copied().map_err(String::as_str));
+            job.finish(why.as_deref().map_or(Ok(()), Err));
         }
     }
 }
