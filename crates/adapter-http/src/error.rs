@@ -28,6 +28,9 @@ pub enum ErrorCode {
     UserIdTaken,
     BillingIdTaken,
     PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
+    RequestTimeout,
     StorageUnavailable,
     Internal,
 }
@@ -46,6 +49,9 @@ impl ErrorCode {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UserIdTaken | Self::BillingIdTaken | Self::EventRejected => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +73,9 @@ impl ErrorCode {
             Self::UserIdTaken => "USER_ID_TAKEN",
             Self::BillingIdTaken => "BILLING_ID_TAKEN",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Self::Internal => "INTERNAL_ERROR",
         }

@@ -132,7 +132,9 @@ impl<R: Repository> Loop<R> {
         loop {
             let consumer = Arc::clone(&self.consumer);
             let probe = tokio::task::spawn_blocking(move || {
-                consumer.fetch_metadata(None, Duration::from_secs(5)).map(drop)
+                consumer
+                    .fetch_metadata(None, Duration::from_secs(5))
+                    .map(drop)
             })
             .await;
             match probe {
@@ -176,7 +178,9 @@ impl<R: Repository> Loop<R> {
                 Err(rejection) => dead.push((i, "invalid".to_owned(), rejection.0)),
             }
         }
-        let outcomes = self.apply(events.iter().map(|(_, e)| e.clone()).collect()).await?;
+        let outcomes = self
+            .apply(events.iter().map(|(_, e)| e.clone()).collect())
+            .await?;
         for ((i, event), outcome) in events.iter().zip(outcomes) {
             let kind = event.kind.as_str();
             match outcome {
@@ -224,13 +228,22 @@ impl<R: Repository> Loop<R> {
         let mut attempt = 0;
         loop {
             let headers = OwnedHeaders::new()
-                .insert(Header { key: "x-error", value: Some(reason) })
-                .insert(Header { key: "x-original-topic", value: Some(m.topic()) })
+                .insert(Header {
+                    key: "x-error",
+                    value: Some(reason),
+                })
+                .insert(Header {
+                    key: "x-original-topic",
+                    value: Some(m.topic()),
+                })
                 .insert(Header {
                     key: "x-original-partition",
                     value: Some(&m.partition().to_string()),
                 })
-                .insert(Header { key: "x-original-offset", value: Some(&m.offset().to_string()) });
+                .insert(Header {
+                    key: "x-original-offset",
+                    value: Some(&m.offset().to_string()),
+                });
             let mut record: FutureRecord<'_, [u8], [u8]> =
                 FutureRecord::to(&self.settings.dlq_topic).headers(headers);
             if let Some(key) = m.key() {
@@ -254,12 +267,15 @@ impl<R: Repository> Loop<R> {
     async fn commit(&mut self, batch: &[OwnedMessage]) -> Result<(), Stopping> {
         let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for m in batch {
-            let slot = next.entry((m.topic().to_owned(), m.partition())).or_default();
+            let slot = next
+                .entry((m.topic().to_owned(), m.partition()))
+                .or_default();
             *slot = (*slot).max(m.offset() + 1);
         }
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), offset) in &next {
-            if let Err(e) = offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+            if let Err(e) = offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            {
                 tracing::error!(error = %e, "cannot record an offset to commit");
             }
         }

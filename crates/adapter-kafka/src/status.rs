@@ -85,7 +85,10 @@ impl ConsumerStatus {
 
     /// Events handled so far, by (type, outcome).
     pub fn counts(&self) -> BTreeMap<(String, &'static str), u64> {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Lag per partition.

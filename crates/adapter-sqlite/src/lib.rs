@@ -59,6 +59,13 @@ impl SqliteStore {
         })
     }
 
+    /// Whether the database answers a query now.
+    pub async fn ping(&self) -> bool {
+        self.read(|conn| conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .await
+            .is_ok()
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

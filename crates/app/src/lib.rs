@@ -1,6 +1,7 @@
 //! Wiring: settings to a running service (HTTP server, store, event consumer), and an ordered
 //! shutdown.
 
+mod instrumented;
 pub mod settings;
 
 use std::net::TcpListener;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use adapter_http::{ApiToken, HttpOptions, Probes, Registry};
 use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
 use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
@@ -19,6 +21,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use settings::Settings;
+
+use crate::instrumented::Instrumented;
+
+/// Asks a store whether it answers now (readiness).
+type StoragePing = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync,
+>;
 
 /// A built, bound service: HTTP not yet serving, the consumer (if configured) already running.
 pub struct Application {
@@ -66,6 +75,8 @@ impl Application {
     /// cannot be bound.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let address = format!("{}:{}", settings.bind_address, settings.port);
+        // Checked again here for callers that build settings by hand (tests, embedding).
+        settings.validate()?;
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("cannot listen on {address} (BIND_ADDRESS, PORT)"))?;
         let port = listener.local_addr()?.port();
@@ -80,7 +91,15 @@ impl Application {
                     database = store.database_name(),
                     "billing service listening"
                 );
-                Self::assemble(listener, port, store, settings)
+                let ping = store.clone();
+                let ping: StoragePing = Arc::new(move || {
+                    let store = ping.clone();
+                    Box::pin(async move { store.ping().await })
+                });
+                // Wrapped here, where the store's type is concrete: see `Instrumented`.
+                let registry = Arc::new(Registry::default());
+                let store = Instrumented::new(store, Arc::clone(&registry));
+                Self::assemble(listener, port, store, ping, registry, settings)
             }
             None => {
                 let store = SqliteStore::open(&settings.database_path).with_context(|| {
@@ -95,7 +114,15 @@ impl Application {
                     path = %settings.database_path.display(),
                     "billing service listening"
                 );
-                Self::assemble(listener, port, store, settings)
+                let ping = store.clone();
+                let ping: StoragePing = Arc::new(move || {
+                    let store = ping.clone();
+                    Box::pin(async move { store.ping().await })
+                });
+                // Wrapped here, where the store's type is concrete: see `Instrumented`.
+                let registry = Arc::new(Registry::default());
+                let store = Instrumented::new(store, Arc::clone(&registry));
+                Self::assemble(listener, port, store, ping, registry, settings)
             }
         }
     }
@@ -104,6 +131,8 @@ impl Application {
         listener: TcpListener,
         port: u16,
         store: R,
+        ping: StoragePing,
+        registry: Arc<Registry>,
         settings: &Settings,
     ) -> anyhow::Result<Self> {
         let defaults = EventDefaults {
@@ -119,18 +148,13 @@ impl Application {
             )
             .with_event_defaults(defaults),
         );
-        let workers = match settings.http_workers {
-            0 => std::thread::available_parallelism().map_or(2, usize::from),
-            n => n,
-        };
-        let server = adapter_http::server(listener, Arc::clone(&service), workers)?;
         let (consumer, consumer_status) = match kafka_settings(settings) {
             Some(kafka) => {
                 let status = Arc::new(ConsumerStatus::new(ConsumerState::Connecting));
                 let (stop, stopped) = watch::channel(false);
                 let task = tokio::spawn(adapter_kafka::run(
                     kafka,
-                    service,
+                    Arc::clone(&service),
                     Arc::clone(&status),
                     stopped,
                 ));
@@ -141,6 +165,13 @@ impl Application {
                 (None, Arc::new(ConsumerStatus::new(ConsumerState::Disabled)))
             }
         };
+        let server = adapter_http::server(
+            listener,
+            service,
+            http_options(settings)?,
+            probes(ping, &consumer_status),
+            registry,
+        )?;
         Ok(Self {
             port,
             server,
@@ -215,4 +246,59 @@ fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
     k.max_poll_interval_ms = s.kafka_max_poll_interval_ms;
     k.heartbeat_interval_ms = s.kafka_heartbeat_interval_ms;
     Some(k)
+}
+
+fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
+    let tokens = match &s.api_tokens {
+        Some(raw) => {
+            ApiToken::parse_list(raw).map_err(|e| anyhow::anyhow!("invalid API_TOKENS: {e}"))?
+        }
+        None => {
+            tracing::warn!("API_TOKENS is not set: the API is open to anyone who can reach it");
+            Vec::new()
+        }
+    };
+    Ok(HttpOptions {
+        tokens,
+        cors_origins: s
+            .cors_origins
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        request_timeout: Duration::from_secs(s.request_timeout_seconds.max(1)),
+        shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds),
+        workers: match s.http_workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        },
+    })
+}
+
+fn probes(storage: StoragePing, status: &Arc<ConsumerStatus>) -> Probes {
+    let state = Arc::clone(status);
+    let counts = Arc::clone(status);
+    Probes {
+        storage,
+        consumer: Arc::new(move || state.state().as_str()),
+        refresh_metrics: Arc::new(move |registry| {
+            for ((event_type, outcome), n) in counts.counts() {
+                registry.set_counter(
+                    "billing_events_total",
+                    &[("type", &event_type), ("outcome", outcome)],
+                    n,
+                );
+            }
+            for (partition, lag) in counts.lag() {
+                registry.set_gauge(
+                    "billing_consumer_lag",
+                    &[("partition", &partition.to_string())],
+                    lag,
+                );
+            }
+        }),
+    }
 }

@@ -52,6 +52,18 @@ pub struct Settings {
     pub initial_billing_due_days: u32,
     /// `INITIAL_BILLING_AMOUNT`: its amount when the event gives none.
     pub initial_billing_amount: u64,
+    /// `API_TOKENS`: comma-separated `token:scope` (`read` or `write`); unset = open API.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub api_tokens: Option<String>,
+    /// `CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser; `*` for any.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub cors_origins: Option<String>,
+    /// `REQUEST_TIMEOUT_SECONDS`: a request still unanswered then gets 503 `REQUEST_TIMEOUT`.
+    pub request_timeout_seconds: u64,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long requests in flight may finish after a stop signal.
+    pub shutdown_grace_seconds: u64,
+    /// `LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: String,
 }
 
 impl Default for Settings {
@@ -80,6 +92,11 @@ impl Default for Settings {
             kafka_heartbeat_interval_ms: 3_000,
             initial_billing_due_days: 14,
             initial_billing_amount: 100_000,
+            api_tokens: None,
+            cors_origins: None,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 30,
+            log_format: "pretty".to_owned(),
         }
     }
 }
@@ -145,6 +162,11 @@ pub const VARIABLES: &[&str] = &[
     "KAFKA_HEARTBEAT_INTERVAL_MS",
     "INITIAL_BILLING_DUE_DAYS",
     "INITIAL_BILLING_AMOUNT",
+    "API_TOKENS",
+    "CORS_ORIGINS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "SHUTDOWN_GRACE_SECONDS",
+    "LOG_FORMAT",
 ];
 
 impl Settings {
@@ -215,6 +237,23 @@ impl Settings {
                 "INITIAL_BILLING_AMOUNT",
                 billing_domain::Amount::new(self.initial_billing_amount).is_ok(),
                 "must be at most 1000000000000000",
+            ),
+            (
+                "REQUEST_TIMEOUT_SECONDS",
+                self.request_timeout_seconds > 0,
+                "must be above 0",
+            ),
+            (
+                "LOG_FORMAT",
+                matches!(self.log_format.as_str(), "pretty" | "json"),
+                "must be pretty or json",
+            ),
+            (
+                "API_TOKENS",
+                self.api_tokens
+                    .as_deref()
+                    .is_none_or(|t| adapter_http::ApiToken::parse_list(t).is_ok()),
+                "must be comma-separated token:scope entries (scope read or write, tokens of 8 or more characters)",
             ),
             (
                 "INITIAL_BILLING_DUE_DAYS",

@@ -1,0 +1,14 @@
+//! The Kafka consumer against a real (Kafka-wire) broker: `TEST_KAFKA_BROKERS`, which
+//! `./scripts/test.sh` starts. Each test has topics, groups and a store of its own, runs
+//! `adapter_kafka::run` as a task, and waits for what it expects by polling the store or the
+//! consumer's counts, with a deadline.
+
+mod dead_letters;
+mod duplicates;
+mod effects;
+mod ordering;
+mod replay;
+mod resumption;
+mod storage_outage;
+mod support;
+mod unknown_types;

@@ -1,0 +1,142 @@
+//! A store decorator that times every port call into the metrics registry
+//! (`billing_storage_operation_duration_seconds{operation, outcome}`), whatever the store.
+//!
+//! Wrap a concrete store (`Instrumented<SqliteStore>`), not a type parameter: with
+//! `Instrumented<R>` for a generic `R`, rustc cannot prove the consumer task `Send` for every
+//! lifetime (rust-lang/rust#100013), though it is.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use adapter_http::Registry;
+use billing_domain::{
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
+    CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
+    Effect, EventOutcome, EventRepository, Listing, StorageError, Timestamp, UpdateBillingError,
+    UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+};
+
+#[derive(Debug, Clone)]
+pub struct Instrumented<R> {
+    inner: R,
+    registry: Arc<Registry>,
+}
+
+impl<R> Instrumented<R> {
+    pub fn new(inner: R, registry: Arc<Registry>) -> Self {
+        Self { inner, registry }
+    }
+}
+
+/// Runs `call`, recording how long it took and whether it failed.
+async fn timed<T, E>(
+    registry: &Registry,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let start = Instant::now();
+    let result = call.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    registry.observe(
+        "billing_storage_operation_duration_seconds",
+        &[("operation", operation), ("outcome", outcome)],
+        start.elapsed().as_secs_f64(),
+    );
+    result
+}
+
+impl<R: UserRepository> UserRepository for Instrumented<R> {
+    async fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        timed(&self.registry, "create_user", self.inner.create_user(user)).await
+    }
+
+    async fn find_user(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
+        timed(&self.registry, "find_user", self.inner.find_user(key)).await
+    }
+
+    async fn list_users(&self, q: &UserQuery) -> Result<Listing<User, UserCursor>, StorageError> {
+        timed(&self.registry, "list_users", self.inner.list_users(q)).await
+    }
+
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
+        timed(
+            &self.registry,
+            "update_user",
+            self.inner.update_user(key, patch, now),
+        )
+        .await
+    }
+
+    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+        timed(&self.registry, "delete_user", self.inner.delete_user(key)).await
+    }
+}
+
+impl<R: BillingRepository> BillingRepository for Instrumented<R> {
+    async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
+        timed(
+            &self.registry,
+            "create_billing",
+            self.inner.create_billing(draft),
+        )
+        .await
+    }
+
+    async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
+        timed(&self.registry, "find_billing", self.inner.find_billing(id)).await
+    }
+
+    async fn list_billings(
+        &self,
+        q: &BillingQuery,
+    ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
+        timed(&self.registry, "list_billings", self.inner.list_billings(q)).await
+    }
+
+    async fn update_billing(
+        &self,
+        id: &BillingId,
+        patch: BillingPatch,
+        now: Timestamp,
+    ) -> Result<Billing, UpdateBillingError> {
+        timed(
+            &self.registry,
+            "update_billing",
+            self.inner.update_billing(id, patch, now),
+        )
+        .await
+    }
+
+    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+        timed(
+            &self.registry,
+            "delete_billing",
+            self.inner.delete_billing(id),
+        )
+        .await
+    }
+}
+
+impl<R: EventRepository> EventRepository for Instrumented<R> {
+    async fn apply_events<D>(
+        &self,
+        events: Vec<CustomerEvent>,
+        decide: D,
+    ) -> Result<Vec<EventOutcome>, StorageError>
+    where
+        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+    {
+        timed(
+            &self.registry,
+            "apply_events",
+            self.inner.apply_events(events, decide),
+        )
+        .await
+    }
+}
