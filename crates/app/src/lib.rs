@@ -1,6 +1,7 @@
 //! Wiring: settings to a running service (HTTP server, store, event consumer), and an ordered
 //! shutdown.
 
+mod commands;
 mod instrumented;
 pub mod settings;
 
@@ -20,6 +21,7 @@ use billing_domain::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use commands::{migrate, seed};
 pub use settings::Settings;
 
 use crate::instrumented::Instrumented;

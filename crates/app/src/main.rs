@@ -1,22 +1,80 @@
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use app::{Application, Settings};
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The TelecomX billing service: users and their invoices over REST, customer events from
+/// Kafka, on an embedded SQLite store or on MongoDB.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (and consume events when KAFKA_BROKERS is set). The default.
+    Serve,
+    /// Create the tables (SQLite) or indexes (MongoDB), then exit.
+    Migrate,
+    /// Load example users and billings, as the previous service's `node src/seed.js` did.
+    Seed,
+}
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes, without a backtrace: this is for an operator.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // A missing .env is normal; a malformed one is an error worth stopping for.
     match dotenvy::dotenv() {
         Ok(_) => {}
         Err(e) if e.not_found() => {}
         Err(e) => return Err(e).context("cannot read .env"),
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let settings = Settings::load(Path::new("config"))?;
-    let mut app = Application::build(&settings).await?;
+    init_logging(&settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings).await,
+        Command::Migrate => app::migrate(&settings).await,
+        Command::Seed => app::seed(&settings).await,
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let mut app = Application::build(settings).await?;
     let stopper = app.stopper();
     let server = tokio::spawn(app.run_until_stopped());
     shutdown_signal().await;
