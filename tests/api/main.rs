@@ -1,1 +1,10 @@
+//! Black-box system tests: the whole service, built by `app::Application` on a free port over a
+//! fresh SQLite file, driven over real sockets with an HTTP client.
 
+mod billings;
+mod concurrency;
+mod durability;
+mod errors;
+mod helpers;
+mod pagination;
+mod users;
