@@ -85,7 +85,7 @@ start_test_services() {
   local mport
   mport=$(free_port)
   "$TEST_SERVICES_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$mport" \
-    --storage-path :memory: --log-level WARNING >"$TEST_SERVICES_DIR/mongo.log" 2>&1 &
+    --storage-path :memory: --log-level WARNING --session-max 20000 >"$TEST_SERVICES_DIR/mongo.log" 2>&1 &
   TEST_SERVICES_PIDS="${TEST_SERVICES_PIDS:-} $!"
   trap stop_test_services EXIT
   wait_for mongo 60 mongo_ping "$mport"

@@ -17,3 +17,7 @@ start_test_services
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+# The system tests again, on MongoDB: every endpoint must behave as on the embedded store.
+echo "== system tests on MongoDB"
+SYSTEM_TESTS_STORE=mongodb cargo test --locked -p system-tests

@@ -10,7 +10,7 @@ fn path(b: &Value) -> String {
     format!("/api/billings/{}", b["billingId"].as_str().unwrap())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_a_billing_sets_the_server_fields_and_numbers_it_from_000000001() {
     let app = TestApp::spawn().await;
     let user = app.create_user_id("u1").await;
@@ -57,7 +57,7 @@ async fn creating_a_billing_sets_the_server_fields_and_numbers_it_from_000000001
     assert_eq!(fetched.body, *b);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dates_are_read_as_rfc_3339_or_plain_dates_and_written_in_utc_with_milliseconds() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -80,7 +80,7 @@ async fn dates_are_read_as_rfc_3339_or_plain_dates_and_written_in_utc_with_milli
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_keeps_the_phone_its_user_had_when_it_was_created() {
     let app = TestApp::spawn().await;
     app.create_user(
@@ -106,7 +106,7 @@ async fn a_billing_keeps_the_phone_its_user_had_when_it_was_created() {
     assert_eq!(app.get(&path(&old)).await.body["phone"], old["phone"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_numeric_service_id_is_stored_as_its_decimal_string() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -117,7 +117,7 @@ async fn a_numeric_service_id_is_stored_as_its_decimal_string() {
     assert_eq!(app.get(&path(&b)).await.body["serviceId"], "42");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_numeric_string_total_invoice_is_accepted_and_returned_as_a_number() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -132,7 +132,7 @@ async fn a_numeric_string_total_invoice_is_accepted_and_returned_as_a_number() {
     assert_eq!(res.body["totalInvoice"], 99_000);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn total_invoice_may_be_anything_from_zero_to_ten_to_the_fifteenth() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -144,7 +144,7 @@ async fn total_invoice_may_be_anything_from_zero_to_ten_to_the_fifteenth() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_without_a_user_id_is_a_400_naming_user_id() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -158,7 +158,7 @@ async fn a_billing_without_a_user_id_is_a_400_naming_user_id() {
     assert!(app.get("/api/billings").await.items().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_without_a_due_date_is_a_400_naming_due_date() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -170,7 +170,7 @@ async fn a_billing_without_a_due_date_is_a_400_naming_due_date() {
     assert!(app.get("/api/billings").await.items().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_for_an_unknown_user_is_a_404() {
     let app = TestApp::spawn().await;
     app.post("/api/billings", &billing_body("nobody"))
@@ -179,7 +179,7 @@ async fn a_billing_for_an_unknown_user_is_a_404() {
     assert!(app.get("/api/billings").await.items().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_for_an_inactive_user_is_a_400_user_inactive() {
     let app = TestApp::spawn().await;
     app.create_user(json!({ "userId": "sleepy", "isActive": false }))
@@ -190,7 +190,7 @@ async fn a_billing_for_an_inactive_user_is_a_400_user_inactive() {
     assert!(app.get("/api/billings").await.items().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_is_fetched_with_its_user_embedded_on_expand_user() {
     let app = TestApp::spawn().await;
     let user = app.create_user_id("u1").await;
@@ -208,7 +208,7 @@ async fn a_billing_is_fetched_with_its_user_embedded_on_expand_user() {
         .assert_field_error(StatusCode::BAD_REQUEST, "INVALID_QUERY", "expand");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_billing_changes_only_the_fields_sent() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -245,7 +245,7 @@ async fn updating_a_billing_changes_only_the_fields_sent() {
     assert_eq!(res.body["dueDate"], "2025-12-01T10:30:00.000Z");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_fetched_and_put_back_whole_with_a_change_is_accepted() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -269,7 +269,7 @@ async fn a_billing_fetched_and_put_back_whole_with_a_change_is_accepted() {
     assert_eq!(res.body["paymentDate"], whole["paymentDate"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_a_server_set_billing_field_is_immutable_field_and_changes_nothing() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -306,7 +306,7 @@ async fn changing_a_server_set_billing_field_is_immutable_field_and_changes_noth
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_through_an_update_sets_the_payment_date_and_unpaying_clears_it() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -346,7 +346,7 @@ async fn paying_through_an_update_sets_the_payment_date_and_unpaying_clears_it()
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn is_paid_false_with_a_payment_date_is_a_400_and_changes_nothing() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -371,7 +371,7 @@ async fn is_paid_false_with_a_payment_date_is_a_400_and_changes_nothing() {
     assert_eq!(app.get("/api/billings").await.items().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_created_as_paid_gets_a_payment_date() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -388,7 +388,7 @@ async fn a_billing_created_as_paid_gets_a_payment_date() {
     assert_eq!(b["paymentDate"], "2025-10-03T12:00:00.000Z");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_a_billing_without_a_body_marks_it_paid_now() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -405,7 +405,7 @@ async fn paying_a_billing_without_a_body_marks_it_paid_now() {
     assert_eq!(app.get(&path(&b)).await.body, res.body);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_a_billing_with_a_payment_date_uses_that_date() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -423,7 +423,7 @@ async fn paying_a_billing_with_a_payment_date_uses_that_date() {
     empty_object.assert_status(StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_a_paid_billing_returns_it_unchanged_with_200() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -444,7 +444,7 @@ async fn paying_a_paid_billing_returns_it_unchanged_with_200() {
     assert_eq!(app.get(&path(&b)).await.body, first.body);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_billing_answers_deleted_and_it_is_gone() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -463,7 +463,7 @@ async fn deleting_a_billing_answers_deleted_and_it_is_gone() {
     assert_eq!(app.get("/api/users/u1/billings").await.items(), &vec![kept]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn billings_are_listed_newest_first() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -485,7 +485,7 @@ async fn billings_are_listed_newest_first() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn billings_are_filtered_by_user_paid_state_overdue_and_due_dates() {
     let app = TestApp::spawn().await;
     app.create_user_id("a").await;

@@ -203,16 +203,25 @@ async fn no_billing_is_created_after_a_suspension_that_races_the_creations() {
     for round in 0..ROUNDS {
         all_ids.extend(suspension_round(&app, &format!("u{round}")).await);
     }
-    // Refused creations consumed no billingId.
     all_ids.sort();
     let n = all_ids.len() as u64;
-    assert_eq!(all_ids, (1..=n).map(seq).collect::<Vec<_>>());
+    if refusals_give_numbers_back() {
+        // Refused creations consumed no billingId.
+        assert_eq!(all_ids, (1..=n).map(seq).collect::<Vec<_>>());
+    } else {
+        all_ids.dedup();
+        assert_eq!(all_ids.len() as u64, n, "no billingId was given twice");
+    }
 
     app.put("/api/users/u0", &json!({ "isActive": true }))
         .await
         .assert_status(StatusCode::OK);
     let next = app.create_billing("u0").await;
-    assert_eq!(next["billingId"], seq(n + 1));
+    if refusals_give_numbers_back() {
+        assert_eq!(next["billingId"], seq(n + 1));
+    } else {
+        assert!(next["billingId"].as_str() > all_ids.last().map(String::as_str));
+    }
 }
 
 /// Races 100 creations for a user who has 3 billings with the user's deletion, and checks the
@@ -285,7 +294,19 @@ async fn no_billing_survives_for_a_user_deleted_while_billings_are_being_created
     }
     let all = app.get("/api/billings?limit=500").await;
     assert_eq!(all.items(), &vec![bystanders]);
-    // Refused creations consumed no billingId.
     let next = app.create_billing("bystander").await;
-    assert_eq!(next["billingId"], seq(used + 1));
+    if refusals_give_numbers_back() {
+        // Refused creations consumed no billingId.
+        assert_eq!(next["billingId"], seq(used + 1));
+    } else {
+        assert!(next["billingId"].as_str() > Some(seq(used).as_str()));
+    }
+}
+
+/// On SQLite a creation refused in a race gives its number back (one transaction). On MongoDB
+/// the counter is advanced outside the creation's transaction (README, "MongoDB"), so a
+/// creation refused by a racing suspension or deletion leaves a gap: numbers stay unique and
+/// increasing, not gapless.
+fn refusals_give_numbers_back() -> bool {
+    std::env::var("SYSTEM_TESTS_STORE").as_deref() != Ok("mongodb")
 }

@@ -14,7 +14,7 @@ async fn everything(app: &TestApp) -> (Value, Value) {
     (users.body, billings.body)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_billings_payments_and_deletions_survive_a_restart() {
     let mut app = TestApp::spawn().await;
     app.create_user(json!({
@@ -90,7 +90,7 @@ async fn users_billings_payments_and_deletions_survive_a_restart() {
         .assert_error(StatusCode::CONFLICT, "USER_ID_TAKEN");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_billing_id_sequence_continues_across_restarts_and_never_reuses_an_id() {
     let mut app = TestApp::spawn().await;
     app.create_user_id("u1").await;

@@ -46,7 +46,7 @@ async fn snapshot(app: &TestApp) -> (Value, Value) {
     (users, billings)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_is_a_400_invalid_json_and_writes_nothing() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -64,7 +64,7 @@ async fn malformed_json_is_a_400_invalid_json_and_writes_nothing() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_is_not_a_json_object_is_a_400() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -77,7 +77,7 @@ async fn a_body_that_is_not_a_json_object_is_a_400() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_field_of_the_wrong_type_is_a_400_naming_it() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -149,7 +149,7 @@ async fn a_field_of_the_wrong_type_is_a_400_naming_it() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_field_is_a_400_naming_it() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -221,7 +221,7 @@ async fn an_unknown_field_is_a_400_naming_it() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_query_parameter_is_a_400_naming_it_and_writes_nothing() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -278,7 +278,7 @@ async fn an_unknown_query_parameter_is_a_400_naming_it_and_writes_nothing() {
     assert_eq!(app.create_billing("u1").await["billingId"], seq(2));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_with_a_bad_value_is_a_400_naming_it() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -298,7 +298,7 @@ async fn a_filter_with_a_bad_value_is_a_400_naming_it() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_out_of_range_total_invoice_is_a_400_and_consumes_no_billing_id() {
     let app = app_with_a_billing().await;
     for bad in [
@@ -329,7 +329,7 @@ async fn an_out_of_range_total_invoice_is_a_400_and_consumes_no_billing_id() {
     assert_eq!(app.create_billing("u1").await["billingId"], seq(2));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_range_user_values_are_a_400_naming_the_field() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -397,7 +397,7 @@ fn padded_object(size: usize, fields: &Value) -> Vec<u8> {
     body
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_64_kib_is_a_413_payload_too_large_and_writes_nothing() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -418,7 +418,7 @@ async fn a_body_over_64_kib_is_a_413_payload_too_large_and_writes_nothing() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_of_exactly_64_kib_is_accepted() {
     let app = TestApp::spawn().await;
     let res = app
@@ -432,7 +432,7 @@ async fn a_body_of_exactly_64_kib_is_accepted() {
     assert_eq!(res.body["userId"], "big");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_id_is_a_404() {
     let app = app_with_a_billing().await;
     let unused_object_id = "0123456789abcdef01234567";
@@ -466,7 +466,7 @@ async fn an_unknown_id_is_a_404() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_method_is_a_405_method_not_allowed() {
     let app = app_with_a_billing().await;
     let before = snapshot(&app).await;
@@ -489,7 +489,7 @@ async fn a_wrong_method_is_a_405_method_not_allowed() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_route_is_a_404_not_found() {
     let app = TestApp::spawn().await;
     for (method, path) in [
@@ -506,7 +506,7 @@ async fn an_unknown_route_is_a_404_not_found() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_billing_consumes_no_billing_id() {
     let app = app_with_a_billing().await;
     app.create_user(json!({ "userId": "inactive", "isActive": false }))
@@ -554,7 +554,7 @@ async fn a_refused_billing_consumes_no_billing_id() {
     assert_eq!(field_of(all.items(), "billingId"), [seq(2), seq(1)]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_user_creation_leaves_no_user_and_the_user_id_free() {
     let app = TestApp::spawn().await;
     app.post(
@@ -577,7 +577,7 @@ async fn a_refused_user_creation_leaves_no_user_and_the_user_id_free() {
     assert_eq!(u["userId"], "maybe");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_update_changes_nothing() {
     let app = app_with_a_billing().await;
     let user = app.get("/api/users/u1").await.body;

@@ -50,18 +50,64 @@ async fn start(settings: &Settings) -> (String, Running) {
     (address, Running { stop, task })
 }
 
+/// `SYSTEM_TESTS_STORE=mongodb` runs the suite on MongoDB (`TEST_MONGODB_URI`, a fresh
+/// database per test) instead of the embedded store: every endpoint must behave the same.
+fn mongodb_uri() -> Option<String> {
+    match std::env::var("SYSTEM_TESTS_STORE").as_deref() {
+        Ok("mongodb") => {}
+        Ok("sqlite") | Err(_) => return None,
+        Ok(other) => panic!("SYSTEM_TESTS_STORE={other}: expected sqlite or mongodb"),
+    }
+    Some(fresh_mongodb_uri().0)
+}
+
+/// A URI of the test MongoDB server on a database no other test uses, and that database's name.
+pub fn fresh_mongodb_uri() -> (String, String) {
+    let uri = std::env::var("TEST_MONGODB_URI").expect(
+        "TEST_MONGODB_URI is not set: run ./scripts/test.sh, which starts a MongoDB-wire server",
+    );
+    let database = format!("system_{}", uuid_like());
+    let (base, query) = uri.split_once('?').unwrap_or((&uri, ""));
+    (
+        format!("{}/{database}?{query}", base.trim_end_matches('/')),
+        database,
+    )
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl TestApp {
     /// A fresh service on a fresh, empty database.
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with settings adjusted by `adjust` (a MongoDB URI, say).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let settings = Settings {
+        let mut settings = Settings {
             port: 0,
             bind_address: "127.0.0.1".to_owned(),
             http_workers: 2,
             database_path: dir.path().join("billing.db"),
-            mongodb_uri: None,
+            mongodb_uri: mongodb_uri(),
+            // The Python MongoDB-wire test server serialises conflicting transactions slowly;
+            // the suite checks behaviour, not speed, so the timeout must not be what fails.
+            request_timeout_seconds: 300,
             ..Settings::default()
         };
+        adjust(&mut settings);
         let (address, running) = start(&settings).await;
         Self {
             address,

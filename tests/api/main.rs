@@ -6,5 +6,6 @@ mod concurrency;
 mod durability;
 mod errors;
 mod helpers;
+mod mongo_compat;
 mod pagination;
 mod users;

@@ -27,7 +27,7 @@ async fn users(app: &TestApp, n: usize) -> Vec<Value> {
     app.get("/api/users?limit=500").await.items().clone()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_list_is_an_empty_array_without_a_next_link() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -54,7 +54,7 @@ async fn an_empty_list_is_an_empty_array_without_a_next_link() {
     assert_eq!(res.header("x-total-count"), Some("0"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_holds_fifty_items_by_default_and_at_most_limit() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -83,7 +83,7 @@ async fn a_list_holds_fifty_items_by_default_and_at_most_limit() {
     assert_eq!(res.items().len(), 7);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_must_be_an_integer_from_1_to_500() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -106,7 +106,7 @@ async fn limit_must_be_an_integer_from_1_to_500() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_requests_return_their_slice_and_the_total_count() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -143,7 +143,7 @@ async fn page_requests_return_their_slice_and_the_total_count() {
     assert!(res.next_link().is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_must_be_a_positive_integer() {
     let app = TestApp::spawn().await;
     for path in ["/api/billings", "/api/users"] {
@@ -155,7 +155,7 @@ async fn page_must_be_a_positive_integer() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_link_appears_only_when_a_next_page_exists() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -176,7 +176,7 @@ async fn the_next_link_appears_only_when_a_next_page_exists() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_link_carries_the_filters_the_limit_and_an_after_cursor() {
     let app = TestApp::spawn().await;
     app.create_user_id("a").await;
@@ -240,7 +240,7 @@ async fn the_next_link_carries_the_filters_the_limit_and_an_after_cursor() {
     assert!(query_params(&next).contains(&("isPaid".to_owned(), "false".to_owned())));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn following_the_next_links_visits_every_item_exactly_once() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -269,7 +269,7 @@ async fn following_the_next_links_visits_every_item_exactly_once() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_still_works_when_its_item_has_been_deleted() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -303,7 +303,7 @@ async fn a_cursor_still_works_when_its_item_has_been_deleted() {
     assert_eq!(second.items()[..], all_users[3..]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_and_after_together_are_a_400() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -324,7 +324,7 @@ async fn page_and_after_together_are_a_400() {
     assert!(res.fields().iter().any(|f| f == "page" || f == "after"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_after_cursor_the_service_did_not_issue_is_a_400() {
     let app = TestApp::spawn().await;
     for path in ["/api/billings", "/api/users"] {

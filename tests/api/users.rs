@@ -11,7 +11,7 @@ fn is_object_id(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_root_answers_ok_true_for_old_probes() {
     let app = TestApp::spawn().await;
     let res = app.get("/").await;
@@ -19,7 +19,7 @@ async fn the_root_answers_ok_true_for_old_probes() {
     assert_eq!(res.body, json!({ "ok": true }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_a_user_answers_201_with_the_user_and_its_server_fields() {
     let app = TestApp::spawn().await;
     let res = app
@@ -56,7 +56,7 @@ async fn creating_a_user_answers_201_with_the_user_and_its_server_fields() {
     assert_eq!(timestamp(&u["createdAt"]), timestamp(&u["updatedAt"]));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_is_active_with_the_default_country_code_when_not_told_otherwise() {
     let app = TestApp::spawn().await;
     let u = app
@@ -71,7 +71,7 @@ async fn a_new_user_is_active_with_the_default_country_code_when_not_told_otherw
     assert_eq!(inactive["isActive"], false);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_created_without_a_user_id_gets_a_generated_uuid_v4() {
     let app = TestApp::spawn().await;
     let a = app.create_user(json!({ "name": "Ana" })).await;
@@ -99,7 +99,7 @@ async fn a_user_created_without_a_user_id_gets_a_generated_uuid_v4() {
     assert_eq!(fetched.body, a);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_user_id_is_a_409_and_leaves_the_first_user_as_it_was() {
     let app = TestApp::spawn().await;
     let first = app
@@ -117,7 +117,7 @@ async fn a_taken_user_id_is_a_409_and_leaves_the_first_user_as_it_was() {
     assert_eq!(app.get("/api/users").await.items().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_is_found_by_user_id_and_by_object_id() {
     let app = TestApp::spawn().await;
     let u = app.create_user_id("alice").await;
@@ -131,7 +131,7 @@ async fn a_user_is_found_by_user_id_and_by_object_id() {
     assert_eq!(by_object_id.body, u);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_listed_in_creation_order_and_filtered_by_is_active() {
     let app = TestApp::spawn().await;
     app.create_user(json!({ "userId": "a" })).await;
@@ -147,7 +147,7 @@ async fn users_are_listed_in_creation_order_and_filtered_by_is_active() {
     assert_eq!(field_of(inactive.items(), "userId"), ["b"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_user_merges_address_and_phone_field_by_field() {
     let app = TestApp::spawn().await;
     let before = app
@@ -195,7 +195,7 @@ async fn updating_a_user_merges_address_and_phone_field_by_field() {
     assert_eq!(res.body["address"]["city"], "Cali");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_fetched_and_put_back_whole_with_a_change_is_accepted() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;
@@ -211,7 +211,7 @@ async fn a_user_fetched_and_put_back_whole_with_a_change_is_accepted() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_a_server_set_user_field_is_immutable_field_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let u = app.create_user_id("u1").await;
@@ -238,7 +238,7 @@ async fn changing_a_server_set_user_field_is_immutable_field_and_changes_nothing
     assert_eq!(app.get("/api/users/someone-else").await.status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_is_updated_and_deleted_through_its_object_id_too() {
     let app = TestApp::spawn().await;
     let u = app.create_user_id("u1").await;
@@ -258,7 +258,7 @@ async fn a_user_is_updated_and_deleted_through_its_object_id_too() {
         .assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_user_removes_the_user_and_all_their_billings_and_says_how_many() {
     let app = TestApp::spawn().await;
     app.create_user_id("gone").await;
@@ -296,7 +296,7 @@ async fn deleting_a_user_removes_the_user_and_all_their_billings_and_says_how_ma
         .assert_error(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_billings_are_listed_newest_first_on_both_paths() {
     let app = TestApp::spawn().await;
     let u = app.create_user_id("u1").await;
@@ -325,7 +325,7 @@ async fn a_users_billings_are_listed_newest_first_on_both_paths() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_user_can_be_reactivated_and_billed_again() {
     let app = TestApp::spawn().await;
     app.create_user_id("u1").await;

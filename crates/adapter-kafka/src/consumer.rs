@@ -76,9 +76,56 @@ pub async fn run<R: Repository>(
         status,
         shutdown,
     };
+    let lag = tokio::spawn(report_lag(
+        Arc::clone(&this.consumer),
+        Arc::clone(&this.status),
+        this.shutdown.clone(),
+    ));
     let result = this.consume().await;
+    lag.abort();
     this.leave().await;
     result
+}
+
+/// How often the lag gauge is refreshed. Off the batch path: asking the broker for watermarks
+/// is a round trip per partition.
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Keeps `status`'s lag per partition (the partition's end minus our position) up to date.
+async fn report_lag(
+    consumer: Arc<StreamConsumer>,
+    status: Arc<ConsumerStatus>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if pause(LAG_INTERVAL, &mut shutdown).await.is_err() {
+            return;
+        }
+        let consumer = Arc::clone(&consumer);
+        let lags = tokio::task::spawn_blocking(move || {
+            let Ok(positions) = consumer.position() else {
+                return Vec::new();
+            };
+            positions
+                .elements()
+                .iter()
+                .filter_map(|e| {
+                    let Offset::Offset(position) = e.offset() else {
+                        return None;
+                    };
+                    let (_, high) = consumer
+                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2))
+                        .ok()?;
+                    Some((e.partition(), (high - position).max(0)))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (partition, lag) in lags {
+            status.set_lag(partition, lag);
+        }
+    }
 }
 
 impl<R: Repository> Loop<R> {
@@ -303,22 +350,7 @@ impl<R: Repository> Loop<R> {
                 }
             }
         }
-        self.record_lag(&next).await;
         Ok(())
-    }
-
-    async fn record_lag(&self, next: &BTreeMap<(String, i32), i64>) {
-        for ((topic, partition), offset) in next {
-            let consumer = Arc::clone(&self.consumer);
-            let (topic, partition) = (topic.clone(), *partition);
-            let marks = tokio::task::spawn_blocking(move || {
-                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(1))
-            })
-            .await;
-            if let Ok(Ok((_, high))) = marks {
-                self.status.set_lag(partition, (high - offset).max(0));
-            }
-        }
     }
 
     /// Leaves the group (so its partitions are reassigned at once) and says so.

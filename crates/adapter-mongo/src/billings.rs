@@ -4,7 +4,9 @@ use billing_domain::{
     UpdateBillingError, User, UserKey,
 };
 use futures_util::TryStreamExt;
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
@@ -101,49 +103,66 @@ impl MongoStore {
             .map_err(StorageError::Unknown)
     }
 
-    /// Creates a billing in steps ordered so that no billing outlives a check it failed:
+    /// Creates a billing only while its user exists and is active.
     ///
-    /// 1. check that the user exists and is active (a refusal here consumes no number);
-    /// 2. take the next number with one atomic `$inc` on `counters`, as the previous service
-    ///    did (concurrent creations never share a number);
-    /// 3. insert the billing, with the user's phone;
-    /// 4. check the user again: if they were suspended or deleted since step 1, remove the
-    ///    billing and refuse. A suspension or deletion is thereby ordered either before the
-    ///    billing (refused) or after it (the billing was created while the user was active, and a
-    ///    deletion's final sweep removes it).
-    ///
-    /// The counter stays outside any transaction (as it always was): a transaction around it
-    /// would make every concurrent creation conflict on one document. What a crash can leave:
-    /// between steps 2 and 3, an unused number (a gap, never a duplicate); between 3 and 4, a
-    /// billing for a user suspended in that same instant.
+    /// 1. Check the user (a refusal here consumes no number).
+    /// 2. Take the next number with one atomic `$inc` on `counters`, as the previous service
+    ///    did. The counter stays outside any transaction: inside one, every concurrent creation
+    ///    would conflict on that one document. A crash or a refusal after this step leaves an
+    ///    unused number (a gap), never a duplicate.
+    /// 3. Insert the billing, bound to the user's state:
+    ///    - with transactions (replica set, sharded cluster): read the user, write it
+    ///      (`lastBillingId`), and insert, in one transaction. The write makes a concurrent
+    ///      suspension or deletion conflict with the creation, so one of them is retried and
+    ///      they cannot interleave;
+    ///    - without (standalone): insert, then check the user again and remove the billing if
+    ///      they were suspended or deleted meanwhile. A deletion's final sweep removes what a
+    ///      creation inserted just before the user went. What this cannot prevent: a billing
+    ///      visible for the instant between its insert and its removal, and, after a crash in
+    ///      that instant, a billing for a user suspended in that same instant.
     pub(crate) async fn create(
         &self,
         draft: BillingDraft,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
         let key = UserKey::from(draft.user_id.clone());
-        let user = self.find_user_doc(&key).await?;
-        if let Some(refused) = refusal(user.clone(), &draft) {
+        if let Some(refused) = refusal(self.find_user_doc(&key).await?, &draft) {
             return Err(refused);
         }
-        let phone = user.map(|u| u.phone).unwrap_or_default();
-        let number = self.next_billing_number().await?;
-        let billing = draft
-            .clone()
-            .into_billing(BillingId::from_sequence(number), phone);
-        let mut document = docs::new_billing_doc(&billing);
-        if let Some(event) = source_event {
-            // The event that created it: a unique index makes an event's billing unique.
-            document.insert("sourceEventId", event.as_str());
+        let id = BillingId::from_sequence(self.next_billing_number().await?);
+        if self.transactions() {
+            self.insert_in_transaction(&draft, id, source_event).await
+        } else {
+            self.insert_then_recheck(&draft, id, source_event).await
         }
-        match self.inner.billings.insert_one(document).await {
+    }
+
+    async fn insert_then_recheck(
+        &self,
+        draft: &BillingDraft,
+        id: BillingId,
+        source_event: Option<&MessageId>,
+    ) -> Result<Billing, CreateBillingError> {
+        let key = UserKey::from(draft.user_id.clone());
+        let phone = self
+            .find_user_doc(&key)
+            .await?
+            .map(|u| u.phone)
+            .unwrap_or_default();
+        let billing = draft.clone().into_billing(id, phone);
+        match self
+            .inner
+            .billings
+            .insert_one(billing_document(&billing, source_event))
+            .await
+        {
             Ok(_) => {}
             Err(e) if is_duplicate_key(&e) => {
                 return Err(CreateBillingError::Duplicate(billing.billing_id));
             }
             Err(e) => return Err(op(e)),
         }
-        if let Some(refused) = refusal(self.find_user_doc(&key).await?, &draft) {
+        if let Some(refused) = refusal(self.find_user_doc(&key).await?, draft) {
             self.inner
                 .billings
                 .delete_one(doc! { "_id": oid(billing.id) })
@@ -153,6 +172,120 @@ impl MongoStore {
         }
         Ok(billing)
     }
+
+    async fn insert_in_transaction(
+        &self,
+        draft: &BillingDraft,
+        id: BillingId,
+        source_event: Option<&MessageId>,
+    ) -> Result<Billing, CreateBillingError> {
+        let mut session = self
+            .client()
+            .start_session()
+            .await
+            .map_err(op::<CreateBillingError>)?;
+        let mut conflicts = 0u32;
+        loop {
+            session
+                .start_transaction()
+                .await
+                .map_err(op::<CreateBillingError>)?;
+            let attempt: mongodb::error::Result<Result<Billing, CreateBillingError>> = async {
+                let found = self
+                    .inner
+                    .users
+                    .find_one(doc! { "userId": draft.user_id.as_str() })
+                    .session(&mut session)
+                    .await?;
+                let user = match found.map(|d| docs::user(&d)).transpose() {
+                    Ok(user) => user,
+                    Err(e) => return Ok(Err(CreateBillingError::Unknown(e))),
+                };
+                if let Some(refused) = refusal(user.clone(), draft) {
+                    return Ok(Err(refused));
+                }
+                let Some(user) = user else {
+                    return Ok(Err(CreateBillingError::UserNotFound(draft.user_id.clone())));
+                };
+                self.inner
+                    .users
+                    .update_one(
+                        doc! { "_id": oid(user.id) },
+                        doc! { "$set": { "lastBillingId": id.as_str() } },
+                    )
+                    .session(&mut session)
+                    .await?;
+                let billing = draft.clone().into_billing(id.clone(), user.phone);
+                match self
+                    .inner
+                    .billings
+                    .insert_one(billing_document(&billing, source_event))
+                    .session(&mut session)
+                    .await
+                {
+                    Ok(_) => Ok(Ok(billing)),
+                    Err(e) if is_duplicate_key(&e) => {
+                        Ok(Err(CreateBillingError::Duplicate(billing.billing_id)))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            .await;
+            match attempt {
+                Ok(Ok(billing)) => match commit(&mut session).await {
+                    Ok(()) => return Ok(billing),
+                    Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {}
+                    Err(e) => return Err(op(e)),
+                },
+                Ok(Err(refused)) => {
+                    let _ = session.abort_transaction().await;
+                    return Err(refused);
+                }
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                        return Err(op(e));
+                    }
+                }
+            }
+            // A conflict with a concurrent change of the user (creations for one user conflict
+            // with each other too): try again on what is there now, after a short, growing,
+            // jittered pause so that the contenders do not collide again in lockstep.
+            conflicts += 1;
+            tokio::time::sleep(conflict_pause(conflicts)).await;
+        }
+    }
+}
+
+/// Up to 1 ms, 2 ms, 4 ms ... 64 ms, times a pseudo-random factor in [0.5, 1.5).
+pub(crate) fn conflict_pause(conflicts: u32) -> std::time::Duration {
+    let base = 1u64 << conflicts.min(6);
+    let jitter = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            % 1000,
+    );
+    std::time::Duration::from_micros(base * (500 + jitter))
+}
+
+/// Commits, retrying while the outcome is unknown (the driver's advice for that label).
+pub(crate) async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
+    loop {
+        match session.commit_transaction().await {
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {}
+            other => return other,
+        }
+    }
+}
+
+fn billing_document(billing: &Billing, source_event: Option<&MessageId>) -> Document {
+    let mut document = docs::new_billing_doc(billing);
+    if let Some(event) = source_event {
+        // The event that created it: a unique index makes an event's billing unique.
+        document.insert("sourceEventId", event.as_str());
+    }
+    document
 }
 
 impl BillingRepository for MongoStore {

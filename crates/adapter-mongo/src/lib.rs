@@ -213,7 +213,7 @@ impl MongoStore {
         self.inner.db.run_command(doc! { "ping": 1 }).await.is_ok()
     }
 
-    fn transactions(&self) -> bool {
+    pub(crate) fn transactions(&self) -> bool {
         self.inner.transactions.load(Ordering::Relaxed)
     }
 

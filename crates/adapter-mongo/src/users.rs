@@ -65,10 +65,11 @@ impl MongoStore {
             }
             .await;
             match result {
-                Ok(outcome) => {
-                    session.commit_transaction().await?;
-                    return Ok(outcome);
-                }
+                Ok(outcome) => match crate::billings::commit(&mut session).await {
+                    Ok(()) => return Ok(outcome),
+                    Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {}
+                    Err(e) => return Err(e),
+                },
                 Err(e) => {
                     let _ = session.abort_transaction().await;
                     if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {

@@ -86,7 +86,19 @@ impl Application {
             Some(uri) => {
                 let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
                 let store = MongoStore::connect(uri, timeout).await?;
-                store.migrate_in_background();
+                // Indexes first when MongoDB is up, so that no request runs before the unique
+                // ones exist; when it is down, the service starts anyway and keeps trying.
+                match tokio::time::timeout(timeout, store.migrate()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = format!("{e:#}"), "MongoDB not ready at startup");
+                        store.migrate_in_background();
+                    }
+                    Err(_) => {
+                        tracing::warn!("MongoDB did not answer at startup");
+                        store.migrate_in_background();
+                    }
+                }
                 tracing::info!(
                     port,
                     store = "mongodb",

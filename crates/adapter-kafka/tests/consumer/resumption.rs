@@ -10,9 +10,9 @@ use crate::support::{
 };
 
 /// Produced before the first run.
-const FIRST: usize = 200;
+const FIRST: usize = 120;
 /// Produced while no consumer runs, so the second run surely has a backlog.
-const LATER: usize = 50;
+const LATER: usize = 30;
 const TOTAL: usize = FIRST + LATER;
 
 fn created(i: usize) -> Msg {
