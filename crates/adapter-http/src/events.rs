@@ -10,7 +10,22 @@ use serde_json::json;
 
 use crate::body;
 use crate::error::{ApiError, ErrorCode};
+use crate::metrics::Registry;
 use crate::query::Params;
+
+fn count(req: &HttpRequest, event_type: &str, outcome: &str) {
+    if let Some(registry) = req.app_data::<Data<Registry>>() {
+        registry.inc(
+            "billing_events_total",
+            &[
+                ("source", "http"),
+                ("type", event_type),
+                ("outcome", outcome),
+            ],
+            1,
+        );
+    }
+}
 
 pub async fn post<R: Repository>(
     svc: Data<BillingService<R>>,
@@ -27,6 +42,7 @@ pub async fn post<R: Repository>(
         Message::Event(event) => event,
         Message::UnknownType { id, event_type } => {
             tracing::info!(event_type, %id, "skipping an event type this service does not handle");
+            count(&req, &event_type, "skipped");
             return Ok(HttpResponse::Ok().json(json!({
                 "outcome": "skipped",
                 "eventId": id.as_str(),
@@ -40,6 +56,7 @@ pub async fn post<R: Repository>(
         .await?
         .pop()
         .unwrap_or(EventOutcome::Applied);
+    count(&req, event.kind.as_str(), outcome.as_str());
     let mut body = json!({
         "outcome": outcome.as_str(),
         "eventId": event.id.as_str(),

@@ -157,7 +157,7 @@ pub(crate) fn describe_metrics(r: &Registry) {
     r.describe(
         "billing_events_total",
         "counter",
-        "Customer events by type and outcome (applied, duplicate, skipped, dead-lettered).",
+        "Customer events by source (kafka, http), type and outcome (applied, duplicate, skipped, dead-lettered, rejected).",
     );
     r.describe(
         "billing_consumer_lag",

@@ -386,3 +386,25 @@ async fn a_known_route_with_another_method_is_405_and_an_unknown_route_404() {
         (StatusCode::NOT_FOUND, "NOT_FOUND".into())
     );
 }
+
+#[tokio::test]
+async fn event_metrics_count_events_by_type_and_outcome() {
+    let s = Server::open().await;
+    let series = r#"billing_events_total{source="http",type="Customer.Created",outcome="applied"}"#;
+    let duplicate =
+        r#"billing_events_total{source="http",type="Customer.Created",outcome="duplicate"}"#;
+    let event = json!({ "type": "Customer.Created", "payload": { "userId": "metrics-1" } });
+    for _ in 0..2 {
+        let res = s
+            .client
+            .post(s.url("/api/events"))
+            .json(&event)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let text = s.get("/metrics").await.text().await.expect("text");
+    assert_eq!(metric(&text, series), 1, "{text}");
+    assert_eq!(metric(&text, duplicate), 1, "{text}");
+}

@@ -302,7 +302,11 @@ fn probes(storage: StoragePing, status: &Arc<ConsumerStatus>) -> Probes {
             for ((event_type, outcome), n) in counts.counts() {
                 registry.set_counter(
                     "billing_events_total",
-                    &[("type", &event_type), ("outcome", outcome)],
+                    &[
+                        ("source", "kafka"),
+                        ("type", &event_type),
+                        ("outcome", outcome),
+                    ],
                     n,
                 );
             }

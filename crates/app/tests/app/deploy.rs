@@ -2,7 +2,7 @@
 //! every file parses, and the names and variables it uses are the ones the service reads.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use app::settings::VARIABLES;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -10,8 +10,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 /// Variables read by something other than `Settings`: the log filter and the config layer.
 const OTHER_VARIABLES: &[&str] = &["RUST_LOG", "APP_ENV"];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+pub fn root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn read(path: &str) -> String {
