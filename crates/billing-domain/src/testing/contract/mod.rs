@@ -5,7 +5,7 @@
 //! adapter runs the whole suite with [`repository_contract_tests!`](crate::repository_contract_tests)
 //! in one of its test files:
 //!
-//! ```ignore
+//! ```text
 //! billing_domain::repository_contract_tests!(async || MemoryStore::default());
 //! ```
 
