@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::body::{self, Fields, Sent, boolean, parsed, timestamp, unsigned};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::BillingJson;
-use crate::query::{Params, list_response};
+use crate::query::{self, Params, list_response};
 
 fn service_id(v: Value) -> Result<ServiceId, String> {
     let text = match v {
@@ -184,18 +184,13 @@ fn billing_id(raw: &str) -> Result<BillingId, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::BillingNotFound, "Billing not found"))
 }
 
-fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
-    Params::parse(req)?.finish().map(drop)
-}
-
 pub async fn create<R: Repository>(
     svc: Data<BillingService<R>>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
-    let bytes = body::read(&req, payload).await?;
-    let map = body::object(&bytes)?.unwrap_or_default();
+    query::none(&req)?;
+    let map = body::json(&req, payload).await?.unwrap_or_default();
     let new = CreateBillingRequest(map).try_into_domain()?;
     let billing = svc.create_billing(new).await?;
     Ok(HttpResponse::Created().json(BillingJson::from(&billing)))
@@ -253,10 +248,9 @@ pub async fn update<R: Repository>(
     id: Path<String>,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     let id = billing_id(&id)?;
-    let bytes = body::read(&req, payload).await?;
-    let map = body::object(&bytes)?.unwrap_or_default();
+    let map = body::json(&req, payload).await?.unwrap_or_default();
     let patch = UpdateBillingRequest(map).try_into_domain()?;
     let billing = svc.update_billing(&id, patch).await?;
     Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
@@ -268,10 +262,9 @@ pub async fn pay<R: Repository>(
     id: Path<String>,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     let id = billing_id(&id)?;
-    let bytes = body::read(&req, payload).await?;
-    let date = PayRequest(body::object(&bytes)?).try_into_domain()?;
+    let date = PayRequest(body::json(&req, payload).await?).try_into_domain()?;
     let billing = svc.pay_billing(&id, date).await?;
     Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
 }
@@ -281,7 +274,7 @@ pub async fn delete<R: Repository>(
     req: HttpRequest,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     svc.delete_billing(&billing_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(json!({ "message": "Deleted" })))
 }

@@ -65,6 +65,18 @@ pub fn object(bytes: &[u8]) -> Result<Option<Map<String, Value>>, ApiError> {
     }
 }
 
+/// Reads the body and parses it as a JSON object; an empty body is `None`.
+///
+/// # Errors
+/// 413 over 64 KiB; `INVALID_JSON` when it is not a JSON object.
+pub async fn json(
+    req: &HttpRequest,
+    payload: Payload,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    let bytes = read(req, payload).await?;
+    object(&bytes)
+}
+
 /// A field as the client sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sent<T> {

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::body;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Registry;
-use crate::query::Params;
+use crate::query;
 
 fn count(req: &HttpRequest, event_type: &str, outcome: &str) {
     if let Some(registry) = req.app_data::<Data<Registry>>() {
@@ -32,7 +32,7 @@ pub async fn post<R: Repository>(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req)?.finish()?;
+    query::none(&req)?;
     let bytes = body::read(&req, payload).await?;
     let message = EventEnvelope(&bytes).try_into_domain().map_err(|r| {
         ApiError::new(ErrorCode::InvalidEvent, format!("Invalid event: {r}"))

@@ -140,6 +140,14 @@ impl Params {
     }
 }
 
+/// For routes that take no query parameters: any is a 400.
+///
+/// # Errors
+/// `INVALID_QUERY` naming the parameters.
+pub fn none(req: &HttpRequest) -> Result<(), ApiError> {
+    Params::parse(req)?.finish().map(drop)
+}
+
 /// The response for one page: a plain JSON array (old clients expect arrays), a
 /// `Link: <...>; rel="next"` header when there is a next page, and `X-Total-Count` on `page`
 /// requests.

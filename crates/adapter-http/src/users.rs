@@ -13,7 +13,7 @@ use crate::billings::billing_filters;
 use crate::body::{self, Fields, Sent, boolean, parsed, timestamp, unsigned};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::{BillingJson, UserJson};
-use crate::query::{Params, list_response};
+use crate::query::{self, Params, list_response};
 
 fn address_patch(fields: &mut Fields) -> AddressPatch {
     let Sent::Value(mut a) = fields.nested("address") else {
@@ -108,18 +108,13 @@ pub(crate) fn user_key(raw: &str) -> Result<UserKey, ApiError> {
     UserKey::parse(raw).map_err(|_| ApiError::new(ErrorCode::UserNotFound, "User not found"))
 }
 
-fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
-    Params::parse(req)?.finish().map(drop)
-}
-
 pub async fn create<R: Repository>(
     svc: Data<BillingService<R>>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
-    let bytes = body::read(&req, payload).await?;
-    let map = body::object(&bytes)?.unwrap_or_default();
+    query::none(&req)?;
+    let map = body::json(&req, payload).await?.unwrap_or_default();
     let new = CreateUserRequest(map).try_into_domain()?;
     let user = svc.create_user(new).await?;
     Ok(HttpResponse::Created().json(UserJson::from(&user)))
@@ -150,7 +145,7 @@ pub async fn get<R: Repository>(
     req: HttpRequest,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     let user = svc.get_user(&user_key(&id)?).await?;
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
 }
@@ -161,10 +156,9 @@ pub async fn update<R: Repository>(
     id: Path<String>,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     let key = user_key(&id)?;
-    let bytes = body::read(&req, payload).await?;
-    let map = body::object(&bytes)?.unwrap_or_default();
+    let map = body::json(&req, payload).await?.unwrap_or_default();
     let patch = UpdateUserRequest(map).try_into_domain()?;
     let user = svc.update_user(&key, patch).await?;
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
@@ -175,7 +169,7 @@ pub async fn delete<R: Repository>(
     req: HttpRequest,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    no_query(&req)?;
+    query::none(&req)?;
     let deleted = svc.delete_user(&user_key(&id)?).await?;
     Ok(HttpResponse::Ok().json(json!({ "message": "Deleted", "deletedBillings": deleted })))
 }

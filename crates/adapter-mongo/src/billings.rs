@@ -340,27 +340,29 @@ impl BillingRepository for MongoStore {
         patch: BillingPatch,
         now: Timestamp,
     ) -> Result<Billing, UpdateBillingError> {
+        let mut previous: Option<Billing> = None;
         for _ in 0..MAX_ATTEMPTS {
             let billing = self
                 .find_billing_doc(id)
                 .await?
                 .ok_or(UpdateBillingError::NotFound)?;
             let next = patch.apply(&billing, now)?;
-            let Some((mut filter, update)) =
-                docs::diff(docs::billing_fields(&billing), docs::billing_fields(&next))
-            else {
-                return Ok(next);
-            };
-            filter.insert("_id", oid(billing.id));
-            let result = self
-                .inner
-                .billings
-                .update_one(filter, update)
-                .await
-                .map_err(op::<UpdateBillingError>)?;
-            if result.matched_count == 1 {
+            let guarded = previous.as_ref() != Some(&billing);
+            let old = docs::billing_fields(&billing);
+            let written = docs::write_changes(
+                &self.inner.billings,
+                billing.id,
+                old,
+                docs::billing_fields(&next),
+                guarded,
+            )
+            .await
+            .map_err(op::<UpdateBillingError>)?;
+            if written {
                 return Ok(next);
             }
+            // Changed (or deleted) since we read it: read again and re-apply.
+            previous = Some(billing);
         }
         Err(UpdateBillingError::Unknown(anyhow::anyhow!(
             "billing kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"

@@ -318,3 +318,25 @@ pub(crate) fn diff(
     }
     Some((filter, update))
 }
+
+/// Writes the changes from `old` to `new` to document `id`, guarded by the old values when
+/// `guarded` (see [`diff`]). Returns false when the guard did not match: the document changed
+/// (or went) since it was read. Nothing to change is a success.
+///
+/// Unguarded is for a second attempt on a document that reads the same as before: then the
+/// guard failed on how a value is stored (a date kept as a string, say), not on a change.
+pub(crate) async fn write_changes(
+    collection: &mongodb::Collection<Document>,
+    id: DocumentId,
+    old: Vec<(&'static str, Option<Bson>)>,
+    new: Vec<(&'static str, Option<Bson>)>,
+    guarded: bool,
+) -> mongodb::error::Result<bool> {
+    let Some((guard, update)) = diff(old, new) else {
+        return Ok(true);
+    };
+    let mut filter = if guarded { guard } else { Document::new() };
+    filter.insert("_id", oid(id));
+    let result = collection.update_one(filter, update).await?;
+    Ok(result.matched_count == 1)
+}

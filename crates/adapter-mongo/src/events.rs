@@ -14,7 +14,7 @@ use billing_domain::{
 use mongodb::bson::doc;
 
 use crate::MongoStore;
-use crate::docs::{self, date, oid};
+use crate::docs::{self, date};
 use crate::errors::{is_duplicate_key, storage};
 use crate::users::MAX_ATTEMPTS;
 
@@ -43,19 +43,18 @@ impl MongoStore {
                 }
                 Effect::UpdateUser { user, billing } => {
                     let Some(old) = current else { continue };
-                    if let Some((mut filter, update)) =
-                        docs::diff(docs::user_fields(&old), docs::user_fields(&user))
-                    {
-                        filter.insert("_id", oid(old.id));
-                        let done = self
-                            .inner
-                            .users
-                            .update_one(filter, update)
-                            .await
-                            .map_err(storage)?;
-                        if done.matched_count == 0 {
-                            continue;
-                        }
+                    let fields = docs::user_fields(&old);
+                    let written = docs::write_changes(
+                        &self.inner.users,
+                        old.id,
+                        fields,
+                        docs::user_fields(&user),
+                        true,
+                    )
+                    .await
+                    .map_err(storage)?;
+                    if !written {
+                        continue;
                     }
                     billing
                 }

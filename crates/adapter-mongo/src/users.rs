@@ -157,28 +157,29 @@ impl UserRepository for MongoStore {
         patch: UserPatch,
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
+        let mut previous: Option<User> = None;
         for _ in 0..MAX_ATTEMPTS {
             let user = self
                 .find_user_doc(key)
                 .await?
                 .ok_or(UpdateUserError::NotFound)?;
             let next = patch.apply(&user, now)?;
-            let Some((mut filter, update)) =
-                docs::diff(docs::user_fields(&user), docs::user_fields(&next))
-            else {
-                return Ok(next);
-            };
-            filter.insert("_id", oid(user.id));
-            let result = self
-                .inner
-                .users
-                .update_one(filter, update)
-                .await
-                .map_err(op::<UpdateUserError>)?;
-            if result.matched_count == 1 {
+            let guarded = previous.as_ref() != Some(&user);
+            let old = docs::user_fields(&user);
+            let written = docs::write_changes(
+                &self.inner.users,
+                user.id,
+                old,
+                docs::user_fields(&next),
+                guarded,
+            )
+            .await
+            .map_err(op::<UpdateUserError>)?;
+            if written {
                 return Ok(next);
             }
             // Changed (or deleted) since we read it: read again and re-apply.
+            previous = Some(user);
         }
         Err(UpdateUserError::Unknown(anyhow::anyhow!(
             "user kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"

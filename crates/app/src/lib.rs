@@ -105,14 +105,8 @@ impl Application {
                     database = store.database_name(),
                     "billing service listening"
                 );
-                let ping = store.clone();
-                let ping: StoragePing = Arc::new(move || {
-                    let store = ping.clone();
-                    Box::pin(async move { store.ping().await })
-                });
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let registry = Arc::new(Registry::default());
-                let store = Instrumented::new(store, Arc::clone(&registry));
+                let (store, ping, registry) = instrument(store, |s| async move { s.ping().await });
                 Self::assemble(listener, port, store, ping, registry, settings)
             }
             None => {
@@ -128,14 +122,8 @@ impl Application {
                     path = %settings.database_path.display(),
                     "billing service listening"
                 );
-                let ping = store.clone();
-                let ping: StoragePing = Arc::new(move || {
-                    let store = ping.clone();
-                    Box::pin(async move { store.ping().await })
-                });
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let registry = Arc::new(Registry::default());
-                let store = Instrumented::new(store, Arc::clone(&registry));
+                let (store, ping, registry) = instrument(store, |s| async move { s.ping().await });
                 Self::assemble(listener, port, store, ping, registry, settings)
             }
         }
@@ -260,6 +248,22 @@ fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
     k.max_poll_interval_ms = s.kafka_max_poll_interval_ms;
     k.heartbeat_interval_ms = s.kafka_heartbeat_interval_ms;
     Some(k)
+}
+
+/// Wraps `store` to time its calls, and makes its readiness probe.
+fn instrument<S, F>(store: S, ping: fn(S) -> F) -> (Instrumented<S>, StoragePing, Arc<Registry>)
+where
+    S: Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = bool> + Send + 'static,
+{
+    let probe = store.clone();
+    let storage: StoragePing = Arc::new(move || Box::pin(ping(probe.clone())));
+    let registry = Arc::new(Registry::default());
+    (
+        Instrumented::new(store, Arc::clone(&registry)),
+        storage,
+        registry,
+    )
 }
 
 fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
