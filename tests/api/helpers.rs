@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
-type StopFn = Box<dyn Fn(bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+type StopFn = Box<dyn FnOnce(bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// A server started by [`TestApp`]: how to stop it, and the task serving it.
 struct Running {
@@ -40,12 +40,13 @@ fn new_client() -> Client {
 }
 
 async fn start(settings: &Settings) -> (String, Running) {
-    let app = Application::build(settings)
+    let mut app = Application::build(settings)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let stop: StopFn = Box::new(move |graceful| Box::pin(handle.stop(graceful)));
+    // The service's own ordered stop: the consumer (when there is one) first, then HTTP.
+    let stopper = app.stopper();
+    let stop: StopFn = Box::new(move |graceful| Box::pin(stopper.stop(graceful)));
     let task = tokio::spawn(app.run_until_stopped());
     (address, Running { stop, task })
 }

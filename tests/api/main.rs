@@ -6,6 +6,7 @@ mod concurrency;
 mod durability;
 mod errors;
 mod helpers;
+mod kafka;
 mod mongo_compat;
 mod pagination;
 mod users;

@@ -369,7 +369,7 @@ async fn with_mongodb_down_requests_get_503_and_the_service_recovers_when_it_ret
     app.get("/healthz").await.assert_status(StatusCode::OK);
 
     // MongoDB comes up: the service recovers by itself.
-    let _server = Server(
+    let server = Server(
         Command::new(launcher)
             .args([
                 "--host",
@@ -401,4 +401,18 @@ async fn with_mongodb_down_requests_get_503_and_the_service_recovers_when_it_ret
     app.post("/api/users", &json!({ "userId": "after-outage" }))
         .await
         .assert_status(StatusCode::CREATED);
+
+    // And it goes down again: readiness follows, requests fail fast again.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let res = app.client.get(app.url("/readyz")).send().await.expect("answered");
+        if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readiness did not notice the outage");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let res = app.client.get(app.url("/api/users")).send().await.expect("answered");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }

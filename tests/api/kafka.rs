@@ -1,0 +1,114 @@
+//! The whole service with its consumer on: customer events produced to a real (Kafka-wire)
+//! broker take effect, show in the metrics and readiness, and the ordered stop leaves the group.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+fn brokers() -> String {
+    std::env::var("TEST_KAFKA_BROKERS").expect(
+        "TEST_KAFKA_BROKERS is not set: run ./scripts/test.sh, which starts a Kafka-wire broker",
+    )
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+async fn produce(topic: &str, key: &str, value: &serde_json::Value) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("a producer");
+    let payload = value.to_string();
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(&payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the broker takes the message");
+}
+
+/// Polls `check` until it holds, for up to 60 s (group joins on the test broker take seconds).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_events_from_kafka_take_effect_and_show_in_metrics_and_readiness() {
+    let topic = unique("customers");
+    // The topic exists before the consumer subscribes: the broker creates it on first produce.
+    produce(
+        &topic,
+        "kafka-user-1",
+        &json!({ "event": "Customer.Created", "data": { "userId": "kafka-user-1", "name": "Ana" },
+                 "timestamp": "2025-10-01T09:15:00Z" }),
+    )
+    .await;
+    let mut app = TestApp::spawn_with(|s| {
+        s.kafka_brokers = Some(brokers());
+        s.kafka_topic.clone_from(&topic);
+        s.kafka_group_id = unique("group");
+        s.kafka_session_timeout_ms = 6000;
+        s.kafka_max_poll_interval_ms = 7000;
+        s.kafka_heartbeat_interval_ms = 1000;
+    })
+    .await;
+
+    eventually("the Created event's user", async || {
+        app.client
+            .get(app.url("/api/users/kafka-user-1"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    let billings = app.get("/api/users/kafka-user-1/billings").await;
+    assert_eq!(billings.items().len(), 1);
+    assert_eq!(
+        billings.items()[0]["generationDate"],
+        "2025-10-01T09:15:00.000Z"
+    );
+    assert_eq!(billings.items()[0]["dueDate"], "2025-10-15T09:15:00.000Z");
+
+    produce(
+        &topic,
+        "kafka-user-1",
+        &json!({ "type": "Customer.Suspended", "payload": { "userId": "kafka-user-1" } }),
+    )
+    .await;
+    eventually("the suspension", async || {
+        app.get("/api/users/kafka-user-1").await.body["isActive"] == false
+    })
+    .await;
+
+    let ready = app.get("/readyz").await;
+    ready.assert_status(StatusCode::OK);
+    assert_eq!(ready.body["consumer"], "running");
+    let metrics = app.get("/metrics").await.text;
+    for event_type in ["Customer.Created", "Customer.Suspended"] {
+        let series = format!(
+            r#"billing_events_total{{source="kafka",type="{event_type}",outcome="applied"}} 1"#
+        );
+        assert!(metrics.contains(&series), "{series} not in:\n{metrics}");
+    }
+    // The ordered stop returns once the consumer has committed and left its group.
+    app.stop().await;
+}
