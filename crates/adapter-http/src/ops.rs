@@ -255,8 +255,8 @@ pub(crate) async fn observe(
     let id = request_id(&req);
     let options = req
         .app_data::<Data<HttpOptions>>()
-        .map(|o| o.get_ref().clone())
-        .unwrap_or_default();
+        .cloned()
+        .unwrap_or_else(|| Data::new(HttpOptions::default()));
     let registry = req.app_data::<Data<Registry>>().cloned();
     let method = req.method().to_string();
     let mut res = if let Some(denied) = authorize(&req, &options) {
