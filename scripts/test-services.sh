@@ -106,8 +106,17 @@ start_test_services() {
 }
 
 stop_test_services() {
+  local pid
   for pid in ${TEST_SERVICES_PIDS:-}; do
     kill "$pid" 2>/dev/null || true
+  done
+  # A server wedged by a failed test may ignore SIGTERM: give each 5 s, then SIGKILL.
+  for pid in ${TEST_SERVICES_PIDS:-}; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
   done
   TEST_SERVICES_PIDS=""
 }
