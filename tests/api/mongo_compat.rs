@@ -406,13 +406,26 @@ async fn with_mongodb_down_requests_get_503_and_the_service_recovers_when_it_ret
     drop(server);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let res = app.client.get(app.url("/readyz")).send().await.expect("answered");
+        let res = app
+            .client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("answered");
         if res.status() == StatusCode::SERVICE_UNAVAILABLE {
             break;
         }
-        assert!(Instant::now() < deadline, "readiness did not notice the outage");
+        assert!(
+            Instant::now() < deadline,
+            "readiness did not notice the outage"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let res = app.client.get(app.url("/api/users")).send().await.expect("answered");
+    let res = app
+        .client
+        .get(app.url("/api/users"))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -190,7 +190,7 @@ pub async fn create<R: Repository>(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     query::none(&req)?;
-    let map = body::json(&req, payload).await?.unwrap_or_default();
+    let map = body::required(body::json(&req, payload).await?)?;
     let new = CreateBillingRequest(map).try_into_domain()?;
     let billing = svc.create_billing(new).await?;
     Ok(HttpResponse::Created().json(BillingJson::from(&billing)))
@@ -250,7 +250,7 @@ pub async fn update<R: Repository>(
 ) -> Result<HttpResponse, ApiError> {
     query::none(&req)?;
     let id = billing_id(&id)?;
-    let map = body::json(&req, payload).await?.unwrap_or_default();
+    let map = body::required(body::json(&req, payload).await?)?;
     let patch = UpdateBillingRequest(map).try_into_domain()?;
     let billing = svc.update_billing(&id, patch).await?;
     Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))

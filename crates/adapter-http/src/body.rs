@@ -77,6 +77,16 @@ pub async fn json(
     object(&bytes)
 }
 
+/// A body that must be there.
+///
+/// # Errors
+/// `INVALID_JSON` when it is empty.
+pub fn required(body: Option<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
+    body.ok_or_else(|| {
+        ApiError::field(ErrorCode::InvalidJson, "body", "is required: a JSON object")
+    })
+}
+
 /// A field as the client sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sent<T> {

@@ -183,9 +183,20 @@ fn is_write(method: &actix_web::http::Method) -> bool {
     !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
 }
 
+/// What stays open when `API_TOKENS` is set. Everything else needs a token: failing closed, so
+/// that no spelling of an API path (`//api/...`, `/%61pi/...`) gets past.
+const OPEN_PATHS: &[&str] = &[
+    "/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+];
+
 /// `None` when the request may go on.
 fn authorize(req: &ServiceRequest, options: &HttpOptions) -> Option<ApiError> {
-    if options.tokens.is_empty() || !req.path().starts_with("/api/") {
+    if options.tokens.is_empty() || OPEN_PATHS.contains(&req.path()) {
         return None;
     }
     let presented = req
@@ -258,7 +269,11 @@ pub(crate) async fn observe(
         .cloned()
         .unwrap_or_else(|| Data::new(HttpOptions::default()));
     let registry = req.app_data::<Data<Registry>>().cloned();
-    let method = req.method().to_string();
+    // Known methods only as labels: any other would add a series per made-up method.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let mut res = if let Some(denied) = authorize(&req, &options) {
         req.into_response(denied.error_response())
     } else {

@@ -114,7 +114,7 @@ pub async fn create<R: Repository>(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     query::none(&req)?;
-    let map = body::json(&req, payload).await?.unwrap_or_default();
+    let map = body::required(body::json(&req, payload).await?)?;
     let new = CreateUserRequest(map).try_into_domain()?;
     let user = svc.create_user(new).await?;
     Ok(HttpResponse::Created().json(UserJson::from(&user)))
@@ -158,7 +158,7 @@ pub async fn update<R: Repository>(
 ) -> Result<HttpResponse, ApiError> {
     query::none(&req)?;
     let key = user_key(&id)?;
-    let map = body::json(&req, payload).await?.unwrap_or_default();
+    let map = body::required(body::json(&req, payload).await?)?;
     let patch = UpdateUserRequest(map).try_into_domain()?;
     let user = svc.update_user(&key, patch).await?;
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))

@@ -134,6 +134,28 @@ async fn with_api_tokens_the_api_needs_a_bearer_token_of_the_right_scope() {
 }
 
 #[tokio::test]
+async fn no_spelling_of_an_api_path_gets_past_the_token_check() {
+    let s = Server::start(tokens(), Probes::default()).await;
+    for path in [
+        "//api/users",
+        "/%61pi/users",
+        "/api//users",
+        "/api/users/",
+        "/API/users",
+    ] {
+        let res = s.client.get(s.url(path)).send().await.expect("GET");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let res = s
+        .client
+        .delete(s.url("//api/users/someone"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn health_readiness_metrics_spec_and_docs_stay_open_with_api_tokens() {
     let s = Server::start(tokens(), Probes::default()).await;
     for path in [

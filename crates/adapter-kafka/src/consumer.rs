@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use billing_domain::{BillingService, CustomerEvent, EventOutcome, Repository};
+use billing_domain::{BillingService, CustomerEvent, EventOutcome, Repository, StorageError};
 use event_envelope::{EventEnvelope, Message as Envelope};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
@@ -38,6 +38,9 @@ async fn pause(wait: Duration, shutdown: &mut watch::Receiver<bool>) -> Result<(
         _ = shutdown.wait_for(|stop| *stop) => Err(Stopping),
     }
 }
+
+/// Attempts before a persistent, not-unavailable failure is looked at event by event.
+const ISOLATE_AFTER: u32 = 3;
 
 /// Capped exponential backoff: 100 ms, 200 ms, ... up to 10 s.
 fn backoff(attempt: u32) -> Duration {
@@ -134,6 +137,7 @@ impl<R: Repository> Loop<R> {
             return Ok(());
         }
         self.consumer.subscribe(&[&self.settings.topic])?;
+        self.status.set(ConsumerState::Running);
         tracing::info!(topic = %self.settings.topic, group = %self.settings.group_id, "consuming customer events");
         let mut failures = 0u32;
         loop {
@@ -220,7 +224,8 @@ impl<R: Repository> Loop<R> {
                 Ok(Envelope::Event(e)) => events.push((i, e)),
                 Ok(Envelope::UnknownType { event_type, id }) => {
                     tracing::info!(event_type, %id, "skipping an event type this service does not handle");
-                    self.status.count(&event_type, "skipped");
+                    // Not the type itself: one series per made-up type would grow without end.
+                    self.status.count("other", "skipped");
                 }
                 Err(rejection) => dead.push((i, "invalid".to_owned(), rejection.0)),
             }
@@ -247,6 +252,12 @@ impl<R: Repository> Loop<R> {
     }
 
     /// Applies the events, retrying a storage failure until it succeeds (or we are stopped).
+    ///
+    /// A failure that is not "unavailable" and persists may be one event's own (a stored
+    /// document we cannot read, say): after a few attempts the batch is applied one event at a
+    /// time, and events that fail alone while others succeed are rejected, so they go to the
+    /// dead-letter topic instead of blocking their partition. When every event fails, the
+    /// store is what fails: the batch is retried, never dead-lettered.
     async fn apply(&mut self, events: Vec<CustomerEvent>) -> Result<Vec<EventOutcome>, Stopping> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -258,10 +269,45 @@ impl<R: Repository> Loop<R> {
                 Err(e) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, events = events.len(), "storage failed; retrying the batch");
+                    if matches!(e, StorageError::Unknown(_))
+                        && attempt >= ISOLATE_AFTER
+                        && let Some(outcomes) = self.apply_one_by_one(&events).await?
+                    {
+                        return Ok(outcomes);
+                    }
                     pause(backoff(attempt), &mut self.shutdown).await?;
                 }
             }
         }
+    }
+
+    /// `None` when no event could be applied (the store fails, not the events).
+    async fn apply_one_by_one(
+        &mut self,
+        events: &[CustomerEvent],
+    ) -> Result<Option<Vec<EventOutcome>>, Stopping> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut failed = 0;
+        for event in events {
+            let mut attempt = 0;
+            let outcome = loop {
+                match self.service.apply_events(vec![event.clone()]).await {
+                    Ok(mut one) => break one.pop().unwrap_or(EventOutcome::Applied),
+                    Err(StorageError::Unknown(e)) if attempt >= ISOLATE_AFTER => {
+                        failed += 1;
+                        break EventOutcome::Rejected {
+                            reason: format!("storage refused it: {e:#}"),
+                        };
+                    }
+                    Err(_) => {
+                        attempt += 1;
+                        pause(backoff(attempt), &mut self.shutdown).await?;
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok((failed < events.len()).then_some(outcomes))
     }
 
     async fn dead_letter(&mut self, m: &OwnedMessage, reason: &str) -> Result<(), Stopping> {

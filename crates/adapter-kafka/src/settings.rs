@@ -119,6 +119,17 @@ impl KafkaSettings {
         c
     }
 
+    /// Builds (and drops) a consumer and a producer, so that a setting librdkafka refuses (a
+    /// misspelt security protocol, say) stops startup instead of a silent consumer.
+    ///
+    /// # Errors
+    /// librdkafka's word on the setting it refuses.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let _: rdkafka::consumer::BaseConsumer = self.consumer_config().create()?;
+        let _: rdkafka::producer::BaseProducer = self.producer_config().create()?;
+        Ok(())
+    }
+
     pub(crate) fn producer_config(&self) -> ClientConfig {
         let mut c = self.common();
         // A dead letter must not be lost or doubled by a retry.

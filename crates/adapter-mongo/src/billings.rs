@@ -125,6 +125,7 @@ impl MongoStore {
         draft: BillingDraft,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
+        self.ensure_indexes().await?;
         let key = UserKey::from(draft.user_id.clone());
         if let Some(refused) = refusal(self.find_user_doc(&key).await?, &draft) {
             return Err(refused);
@@ -252,10 +253,20 @@ impl MongoStore {
             // with each other too): try again on what is there now, after a short, growing,
             // jittered pause so that the contenders do not collide again in lockstep.
             conflicts += 1;
+            if conflicts > MAX_CONFLICTS {
+                return Err(CreateBillingError::Unavailable(anyhow::anyhow!(
+                    "the creation kept conflicting with other changes of user `{}`",
+                    draft.user_id
+                )));
+            }
             tokio::time::sleep(conflict_pause(conflicts)).await;
         }
     }
 }
+
+/// How many conflicts a transaction retries before it reports the store unavailable (with the
+/// pauses below, a few seconds).
+pub(crate) const MAX_CONFLICTS: u32 = 60;
 
 /// Up to 1 ms, 2 ms, 4 ms ... 64 ms, times a pseudo-random factor in [0.5, 1.5).
 pub(crate) fn conflict_pause(conflicts: u32) -> std::time::Duration {
@@ -271,9 +282,12 @@ pub(crate) fn conflict_pause(conflicts: u32) -> std::time::Duration {
 
 /// Commits, retrying while the outcome is unknown (the driver's advice for that label).
 pub(crate) async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
+    let mut attempts = 0;
     loop {
         match session.commit_transaction().await {
-            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {}
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempts < 5 => {
+                attempts += 1;
+            }
             other => return other,
         }
     }

@@ -29,8 +29,12 @@ impl MongoStore {
         decide: &(impl Fn(&CustomerEvent, Option<&User>) -> Effect + Sync),
     ) -> Result<EventOutcome, StorageError> {
         let key = UserKey::from(event.user_id.clone());
+        let mut previous: Option<User> = None;
         for _ in 0..MAX_ATTEMPTS {
             let current = self.find_user_doc(&key).await?;
+            // Unchanged since the last attempt: the guard failed on how a value is stored, not
+            // on a change (see `docs::write_changes`).
+            let guarded = previous.is_none() || previous != current;
             let billing = match decide(event, current.as_ref()) {
                 Effect::CreateUser { user, billing } => {
                     match self.inner.users.insert_one(docs::new_user_doc(&user)).await {
@@ -42,18 +46,19 @@ impl MongoStore {
                     billing
                 }
                 Effect::UpdateUser { user, billing } => {
-                    let Some(old) = current else { continue };
+                    let Some(old) = current.clone() else { continue };
                     let fields = docs::user_fields(&old);
                     let written = docs::write_changes(
                         &self.inner.users,
                         old.id,
                         fields,
                         docs::user_fields(&user),
-                        true,
+                        guarded,
                     )
                     .await
                     .map_err(storage)?;
                     if !written {
+                        previous = current;
                         continue;
                     }
                     billing
@@ -105,6 +110,7 @@ impl EventRepository for MongoStore {
     where
         D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
     {
+        self.ensure_indexes().await?;
         let mut outcomes = Vec::with_capacity(events.len());
         for event in &events {
             let seen = self

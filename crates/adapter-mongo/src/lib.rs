@@ -93,7 +93,9 @@ impl MongoStore {
             WriteConcern::builder()
                 .w(write_concern.w.or(Some(Acknowledgment::Majority)))
                 .journal(write_concern.journal.or(Some(true)))
-                .w_timeout(write_concern.w_timeout)
+                // Without one, a write waiting for a majority that is gone waits forever, and may
+                // still be applied after the request has given up.
+                .w_timeout(write_concern.w_timeout.or(Some(request_timeout)))
                 .build(),
         );
         if options.app_name.is_none() {
@@ -206,6 +208,20 @@ impl MongoStore {
                 }
             }
         });
+    }
+
+    /// Writes wait for the unique indexes: without them two equal `userId`s could both be
+    /// stored. When the startup migration has not succeeded yet, try it now.
+    ///
+    /// # Errors
+    /// `Unavailable` while the indexes cannot be created.
+    pub(crate) async fn ensure_indexes(&self) -> Result<(), billing_domain::StorageError> {
+        if self.inner.indexes_ready.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.migrate()
+            .await
+            .map_err(billing_domain::StorageError::Unavailable)
     }
 
     /// Whether the server answers a `ping` now.

@@ -44,6 +44,7 @@ impl MongoStore {
     /// Deletes the user and their billings in one transaction.
     async fn delete_user_in_transaction(&self, user: &User) -> mongodb::error::Result<Option<u64>> {
         let mut session = self.inner.client.start_session().await?;
+        let mut conflicts = 0;
         loop {
             session.start_transaction().await?;
             let result = async {
@@ -77,6 +78,13 @@ impl MongoStore {
                     }
                 }
             }
+            conflicts += 1;
+            if conflicts > crate::billings::MAX_CONFLICTS {
+                return Err(mongodb::error::Error::custom(
+                    "the deletion kept conflicting with concurrent changes",
+                ));
+            }
+            tokio::time::sleep(crate::billings::conflict_pause(conflicts)).await;
         }
     }
 
@@ -100,6 +108,7 @@ impl MongoStore {
 
 impl UserRepository for MongoStore {
     async fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        self.ensure_indexes().await?;
         match self.inner.users.insert_one(docs::new_user_doc(&user)).await {
             Ok(_) => Ok(user),
             Err(e) if is_duplicate_key(&e) => Err(CreateUserError::Duplicate(user.user_id)),

@@ -26,6 +26,9 @@ impl<E: From<anyhow::Error>> FromCommitFailure for E {
 }
 
 trait Job: Send {
+    /// Whether nobody waits for the answer any more (the request timed out or its client went):
+    /// such a job is not run, so a request answered with an error writes nothing.
+    fn abandoned(&self) -> bool;
     /// Runs the job's statements; returns whether they succeeded (and must be kept).
     fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the answer, once the transaction's fate is known.
@@ -41,6 +44,10 @@ struct Pending<T, E> {
 }
 
 impl<T: Send, E: FromCommitFailure + Send> Job for Pending<T, E> {
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
     fn run(&mut self, conn: &Connection) -> bool {
         let outcome = match self.op.take() {
             Some(op) => op(conn),
@@ -125,6 +132,9 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
+        if job.abandoned() {
+            continue;
+        }
         let step = conn.execute_batch("SAVEPOINT job").and_then(|()| {
             if job.run(conn) {
                 conn.execute_batch("RELEASE job")

@@ -152,6 +152,9 @@ impl Application {
         );
         let (consumer, consumer_status) = match kafka_settings(settings) {
             Some(kafka) => {
+                kafka.check().context(
+                    "invalid Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, ...)",
+                )?;
                 let status = Arc::new(ConsumerStatus::new(ConsumerState::Connecting));
                 let (stop, stopped) = watch::channel(false);
                 let task = tokio::spawn(adapter_kafka::run(

@@ -177,6 +177,11 @@ impl Payload {
         timestamp: Option<Timestamp>,
     ) -> Result<CustomerEvent, Rejection> {
         let mut p = self.0;
+        // Suspended, Reactivated and Deleted use only the userId: the rest of a whole user
+        // document sent along with them must not get them dead-lettered.
+        if !matches!(kind, EventType::Created | EventType::Updated) {
+            p.retain(|k, _| k == "userId");
+        }
         let user_id = match p.remove("userId") {
             Some(Value::String(s)) => UserId::parse(&s).map_err(|e| field_error("userId", &e))?,
             // Some producers send numeric ids.
@@ -328,6 +333,15 @@ mod tests {
             r#"{"type":"Customer.Updated","payload":{"userId":"u","isActive":true,"suspended":true}}"#,
         );
         assert_eq!(e.profile.is_active, Some(true));
+    }
+
+    #[test]
+    fn a_deletion_carrying_a_whole_user_document_is_not_rejected_for_fields_it_does_not_use() {
+        let e = event(
+            r#"{"event":"Customer.Deleted","data":{"userId":"u-1","name":"","email":"","totalInvoice":-1}}"#,
+        );
+        assert_eq!(e.kind, EventType::Deleted);
+        assert_eq!(e.profile, UserPatch::default());
     }
 
     #[test]

@@ -33,15 +33,10 @@ async fn an_unknown_event_type_is_skipped_and_counted() {
     consumer.wait_handled(messages.len() as u64).await;
     let status = consumer.stop().await;
 
+    // Unknown types are counted together: one series per made-up type would grow without end.
     assert_eq!(
-        count(&status, "Customer.Archived", "skipped"),
-        1,
-        "{:?}",
-        status.counts()
-    );
-    assert_eq!(
-        count(&status, "Customer.Merged", "skipped"),
-        1,
+        count(&status, "other", "skipped"),
+        2,
         "{:?}",
         status.counts()
     );
