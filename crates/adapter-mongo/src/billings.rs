@@ -130,6 +130,16 @@ impl MongoStore {
         if let Some(refused) = refusal(self.find_user_doc(&key).await?, &draft) {
             return Err(refused);
         }
+        self.create_for_checked_user(draft, source_event).await
+    }
+
+    /// Steps 2 and 3 of [`MongoStore::create`], for a caller that has just seen the user active
+    /// (step 3 checks again, bound to the insert).
+    pub(crate) async fn create_for_checked_user(
+        &self,
+        draft: BillingDraft,
+        source_event: Option<&MessageId>,
+    ) -> Result<Billing, CreateBillingError> {
         let id = BillingId::from_sequence(self.next_billing_number().await?);
         if self.transactions() {
             self.insert_in_transaction(&draft, id, source_event).await
@@ -264,9 +274,10 @@ impl MongoStore {
     }
 }
 
-/// How many conflicts a transaction retries before it reports the store unavailable (with the
-/// pauses below, a few seconds).
-pub(crate) const MAX_CONFLICTS: u32 = 60;
+/// How many conflicts a transaction retries before it reports the store unavailable: with the
+/// pauses below, about two minutes, past any request timeout. Conflicts are expected (creations
+/// for one user serialise), so only a store that never lets one through should hit this.
+pub(crate) const MAX_CONFLICTS: u32 = 2000;
 
 /// Up to 1 ms, 2 ms, 4 ms ... 64 ms, times a pseudo-random factor in [0.5, 1.5).
 pub(crate) fn conflict_pause(conflicts: u32) -> std::time::Duration {
