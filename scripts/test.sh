@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# librdkafka is built with TLS/SASL support: it needs OpenSSL's headers (and pkg-config to find
+# them). The project's machines have them; a bare Debian gets them here.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  echo "== installing libssl-dev, pkg-config, zlib1g-dev (apt-get)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq libssl-dev pkg-config zlib1g-dev
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
