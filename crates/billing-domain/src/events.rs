@@ -124,7 +124,9 @@ pub enum EventOutcome {
     Skipped {
         reason: String,
     },
-    /// The store refused its effect (nothing of it was kept): it goes to the dead-letter topic.
+    /// The store refused (part of) its effect: it goes to the dead-letter topic, and is not in
+    /// the inbox. Stores with transactions keep nothing of it; MongoDB keeps the user's part
+    /// when the billing is what was refused.
     Rejected {
         reason: String,
     },

@@ -128,8 +128,8 @@ pub trait EventRepository: Send + Sync + 'static {
     /// Applies `events` in order. For each: [`EventOutcome::Duplicate`] when its id is in the
     /// inbox; otherwise it reads the user the event names, carries out `decide(event, user)`
     /// and records the id in the inbox. An effect the store refuses for the event's own sake
-    /// (a `billingId` already taken, say) is undone and reported as
-    /// [`EventOutcome::Rejected`], and the rest of the batch goes on.
+    /// (a `billingId` already taken, say) is reported as [`EventOutcome::Rejected`] (undone
+    /// where the store has transactions per event), and the rest of the batch goes on.
     ///
     /// The inbox entry is written atomically with the effect where the store can (SQLite: the
     /// whole batch is one transaction); elsewhere every effect is idempotent and the entry is
