@@ -39,7 +39,7 @@ async fn produce(topic: &str, key: &str, value: &serde_json::Value) {
         .expect("the broker takes the message");
 }
 
-/// Polls `check` until it holds, for up to 60 s (group joins on the test broker take seconds).
+/// Polls `check` until it holds, for up to 120 s (group joins on the test broker take seconds, more under load).
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !check().await {

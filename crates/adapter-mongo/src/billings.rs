@@ -11,7 +11,6 @@ use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
-use crate::users::MAX_ATTEMPTS;
 use crate::{MongoStore, read_listing};
 
 fn filter(q: &BillingQuery) -> Document {
@@ -365,33 +364,13 @@ impl BillingRepository for MongoStore {
         patch: BillingPatch,
         now: Timestamp,
     ) -> Result<Billing, UpdateBillingError> {
-        let mut previous: Option<Billing> = None;
-        for _ in 0..MAX_ATTEMPTS {
-            let billing = self
-                .find_billing_doc(id)
-                .await?
-                .ok_or(UpdateBillingError::NotFound)?;
-            let next = patch.apply(&billing, now)?;
-            let guarded = previous.as_ref() != Some(&billing);
-            let old = docs::billing_fields(&billing);
-            let written = docs::write_changes(
-                &self.inner.billings,
-                billing.id,
-                old,
-                docs::billing_fields(&next),
-                guarded,
-            )
-            .await
-            .map_err(op::<UpdateBillingError>)?;
-            if written {
-                return Ok(next);
-            }
-            // Changed (or deleted) since we read it: read again and re-apply.
-            previous = Some(billing);
-        }
-        Err(UpdateBillingError::Unknown(anyhow::anyhow!(
-            "billing kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
-        )))
+        docs::update_guarded(
+            &self.inner.billings,
+            || self.find_billing_doc(id),
+            |billing| Ok(patch.apply(billing, now)?),
+            || UpdateBillingError::NotFound,
+        )
+        .await
     }
 
     async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {

@@ -340,3 +340,76 @@ pub(crate) async fn write_changes(
     let result = collection.update_one(filter, update).await?;
     Ok(result.matched_count == 1)
 }
+
+/// A document kept by read, apply, guarded write.
+pub(crate) trait Stored: PartialEq {
+    fn document_id(&self) -> DocumentId;
+    /// The fields we own, as [`diff`] compares them.
+    fn fields(&self) -> Vec<(&'static str, Option<Bson>)>;
+}
+
+impl Stored for User {
+    fn document_id(&self) -> DocumentId {
+        self.id
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Bson>)> {
+        user_fields(self)
+    }
+}
+
+impl Stored for Billing {
+    fn document_id(&self) -> DocumentId {
+        self.id
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Bson>)> {
+        billing_fields(self)
+    }
+}
+
+/// How many times an update re-reads a document that keeps changing under it.
+pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+/// Reads the document, applies `apply`, and writes what changed guarded by what was read
+/// (optimistic concurrency); reads and applies again when something changed in between.
+///
+/// # Errors
+/// `not_found` when there is no document; `apply`'s errors; storage failures; `Unknown` when
+/// the document kept changing for [`MAX_ATTEMPTS`] attempts.
+pub(crate) async fn update_guarded<T, E, F>(
+    collection: &mongodb::Collection<Document>,
+    read: impl Fn() -> F,
+    apply: impl Fn(&T) -> Result<T, E>,
+    not_found: impl Fn() -> E,
+) -> Result<T, E>
+where
+    T: Stored,
+    E: From<billing_domain::StorageError>,
+    F: std::future::Future<Output = Result<Option<T>, billing_domain::StorageError>>,
+{
+    let mut previous: Option<T> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let current = read().await?.ok_or_else(&not_found)?;
+        let next = apply(&current)?;
+        // Unchanged since the last attempt: the guard failed on how a value is stored, not on
+        // a change (see `write_changes`).
+        let guarded = previous.as_ref() != Some(&current);
+        let written = write_changes(
+            collection,
+            current.document_id(),
+            current.fields(),
+            next.fields(),
+            guarded,
+        )
+        .await
+        .map_err(|e| E::from(crate::errors::storage(e)))?;
+        if written {
+            return Ok(next);
+        }
+        previous = Some(current);
+    }
+    Err(E::from(billing_domain::StorageError::Unknown(anyhow!(
+        "the document kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
+    ))))
+}

@@ -21,9 +21,9 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 
 use crate::MongoStore;
+use crate::docs::MAX_ATTEMPTS;
 use crate::docs::{self, date};
 use crate::errors::{is_duplicate_key, storage};
-use crate::users::MAX_ATTEMPTS;
 
 fn unknown(e: anyhow::Error) -> StorageError {
     StorageError::Unknown(e)

@@ -10,9 +10,6 @@ use crate::docs::{self, oid};
 use crate::errors::{is_duplicate_key, op, storage};
 use crate::{MongoStore, read_listing};
 
-/// Optimistic updates give up after this many concurrent changes in a row.
-pub(crate) const MAX_ATTEMPTS: usize = 8;
-
 impl MongoStore {
     pub(crate) async fn find_user_doc(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
         // By userId first: a text that is both a userId and an ObjectId names the userId.
@@ -166,33 +163,13 @@ impl UserRepository for MongoStore {
         patch: UserPatch,
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
-        let mut previous: Option<User> = None;
-        for _ in 0..MAX_ATTEMPTS {
-            let user = self
-                .find_user_doc(key)
-                .await?
-                .ok_or(UpdateUserError::NotFound)?;
-            let next = patch.apply(&user, now)?;
-            let guarded = previous.as_ref() != Some(&user);
-            let old = docs::user_fields(&user);
-            let written = docs::write_changes(
-                &self.inner.users,
-                user.id,
-                old,
-                docs::user_fields(&next),
-                guarded,
-            )
-            .await
-            .map_err(op::<UpdateUserError>)?;
-            if written {
-                return Ok(next);
-            }
-            // Changed (or deleted) since we read it: read again and re-apply.
-            previous = Some(user);
-        }
-        Err(UpdateUserError::Unknown(anyhow::anyhow!(
-            "user kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
-        )))
+        docs::update_guarded(
+            &self.inner.users,
+            || self.find_user_doc(key),
+            |user| Ok(patch.apply(user, now)?),
+            || UpdateUserError::NotFound,
+        )
+        .await
     }
 
     async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
