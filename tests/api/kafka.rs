@@ -72,12 +72,20 @@ async fn customer_events_from_kafka_take_effect_and_show_in_metrics_and_readines
     })
     .await;
 
-    eventually("the Created event's user", async || {
-        app.client
-            .get(app.url("/api/users/kafka-user-1"))
+    // The user and then its billing (on MongoDB they are two writes): wait for the billing.
+    eventually("the Created event's user and billing", async || {
+        match app
+            .client
+            .get(app.url("/api/users/kafka-user-1/billings"))
             .send()
             .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            Ok(r) if r.status() == StatusCode::OK => r
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|b| b.as_array().is_some_and(|a| !a.is_empty())),
+            _ => false,
+        }
     })
     .await;
     let billings = app.get("/api/users/kafka-user-1/billings").await;
