@@ -118,7 +118,7 @@ impl Params {
                     Position::Page(NonZeroU32::MIN)
                 }
             },
-            (None, None) => Position::Page(NonZeroU32::MIN),
+            (None, None) => Position::First,
         };
         PageRequest { limit, position }
     }

@@ -334,7 +334,7 @@ impl BillingRepository for MongoStore {
                     .await
                     .map_err(storage)?,
             ),
-            Position::After(_) => None,
+            Position::First | Position::After(_) => None,
         };
         if let Position::After(c) = &q.page.position {
             filter = doc! { "$and": [filter, after(c)] };

@@ -133,7 +133,7 @@ impl UserRepository for MongoStore {
                     .await
                     .map_err(storage)?,
             ),
-            Position::After(_) => None,
+            Position::First | Position::After(_) => None,
         };
         if let Position::After(c) = &q.page.position {
             filter.insert("_id", doc! { "$gt": oid(c.0) });

@@ -110,7 +110,7 @@ fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing
             conn.prepare_cached(&format!("SELECT COUNT(*) FROM billings WHERE {filter}"))?
                 .query_row(params_from_iter(w.values.iter()), |r| r.get::<_, i64>(0))?,
         ),
-        Position::After(_) => None,
+        Position::First | Position::After(_) => None,
     };
     if let Position::After(c) = &q.page.position {
         // Row values compare lexicographically, exactly the list order, and use the index.

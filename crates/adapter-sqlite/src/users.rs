@@ -65,7 +65,7 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
     let limit = q.page.limit.get();
     let after = match &q.page.position {
         Position::After(c) => Some(c.0.to_string()),
-        Position::Page(_) => None,
+        Position::First | Position::Page(_) => None,
     };
     let filter = "(?1 IS NULL OR is_active = ?1)";
     let sql = format!(
@@ -82,7 +82,7 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
             conn.prepare_cached(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))?
                 .query_row(params![q.is_active], |r| r.get::<_, i64>(0))?,
         ),
-        Position::After(_) => None,
+        Position::First | Position::After(_) => None,
     };
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);

@@ -38,7 +38,10 @@ impl Default for Limit {
 /// Where a page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position<C> {
-    /// 1-based page number.
+    /// The first page of a request that named no position: no total is counted, so that a
+    /// plain list costs the same however long the list is.
+    First,
+    /// 1-based page number; the total is counted too.
     Page(NonZeroU32),
     /// Right after the item this cursor was taken from.
     After(C),
@@ -49,7 +52,7 @@ impl<C> Position<C> {
     pub fn offset(&self, limit: Limit) -> u64 {
         match self {
             Self::Page(p) => u64::from(p.get() - 1) * u64::from(limit.get()),
-            Self::After(_) => 0,
+            Self::First | Self::After(_) => 0,
         }
     }
 }
@@ -200,7 +203,7 @@ pub fn paginate<T, C: Clone>(
     let total = matches!(page.position, Position::Page(_)).then_some(sorted.len() as u64);
     let limit = page.limit.get() as usize;
     let mut rest: Vec<T> = match &page.position {
-        Position::Page(_) => {
+        Position::First | Position::Page(_) => {
             let skip = usize::try_from(page.position.offset(page.limit)).unwrap_or(usize::MAX);
             sorted.into_iter().skip(skip).collect()
         }

@@ -55,6 +55,7 @@ macro_rules! repository_contract_tests {
             a_second_user_with_the_same_user_id_is_refused_as_a_duplicate,
             users_are_listed_in_object_id_order_and_filtered_by_is_active,
             users_are_paged_by_page_number_with_the_total_of_matching_users,
+            a_first_page_asked_without_a_page_number_counts_no_total,
             users_are_paged_by_cursor_even_when_the_cursor_user_was_deleted,
             a_next_user_cursor_is_given_only_when_more_users_remain,
             an_empty_store_lists_nothing,

@@ -178,6 +178,33 @@ pub async fn users_are_paged_by_page_number_with_the_total_of_matching_users<R: 
     assert_eq!(beyond.next, None);
 }
 
+/// A request that names no page gets the first page and its `next` cursor, but no total:
+/// counting would make a plain list cost more the longer the list.
+pub async fn a_first_page_asked_without_a_page_number_counts_no_total<R: Repository>(repo: R) {
+    create_users(&repo, (1..=3).map(user)).await;
+    let first = PageRequest {
+        limit: limit(2),
+        position: Position::First,
+    };
+    let listing = repo.list_users(&query(first)).await.expect("listed");
+    assert_eq!(ids(&listing.items), ["user-1", "user-2"]);
+    assert_eq!(listing.total, None);
+    assert_eq!(listing.next, Some(UserCursor(user_oid(2))));
+    let billings = repo
+        .list_billings(&crate::model::BillingQuery {
+            page: PageRequest {
+                limit: limit(2),
+                position: Position::First,
+            },
+            ..crate::model::BillingQuery::new(
+                crate::model::timestamp_from_millis(0).expect("epoch"),
+            )
+        })
+        .await
+        .expect("listed");
+    assert_eq!((billings.items.len(), billings.total), (0, None));
+}
+
 /// Following `next` cursors walks every user once, in order, without totals; a cursor whose user
 /// has been deleted since still starts right after where that user was.
 pub async fn users_are_paged_by_cursor_even_when_the_cursor_user_was_deleted<R: Repository>(
