@@ -3,7 +3,6 @@ use billing_domain::{
     CreateBillingError, DeleteBillingError, Listing, MessageId, Position, StorageError, Timestamp,
     UpdateBillingError, User, UserKey,
 };
-use futures_util::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
@@ -11,7 +10,7 @@ use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
-use crate::{MongoStore, read_listing};
+use crate::{MongoStore, list_page};
 
 fn filter(q: &BillingQuery) -> Document {
     // Each condition is its own clause, so two on one field (dueDate) cannot collide.
@@ -325,37 +324,20 @@ impl BillingRepository for MongoStore {
         &self,
         q: &BillingQuery,
     ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
-        let mut filter = filter(q);
-        let total = match q.page.position {
-            Position::Page(_) => Some(
-                self.inner
-                    .billings
-                    .count_documents(filter.clone())
-                    .await
-                    .map_err(storage)?,
-            ),
-            Position::First | Position::After(_) => None,
+        let after = match &q.page.position {
+            Position::After(c) => Some(after(c)),
+            Position::First | Position::Page(_) => None,
         };
-        if let Position::After(c) = &q.page.position {
-            filter = doc! { "$and": [filter, after(c)] };
-        }
-        let cursor = self
-            .inner
-            .billings
-            .find(filter)
-            .sort(doc! { "generationDate": -1, "_id": -1 })
-            .skip(q.page.position.offset(q.page.limit))
-            .limit(i64::from(q.page.limit.get()) + 1)
-            .await
-            .map_err(storage)?;
-        let found: Vec<Document> = cursor.try_collect().await.map_err(storage)?;
-        Ok(read_listing(
-            found,
+        list_page(
+            &self.inner.billings,
+            filter(q),
+            after,
+            doc! { "generationDate": -1, "_id": -1 },
+            &q.page,
             docs::billing,
-            q.page.limit,
             BillingCursor::of,
-            total,
-        ))
+        )
+        .await
     }
 
     async fn update_billing(

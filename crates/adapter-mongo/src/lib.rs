@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use billing_domain::{Limit, Listing};
+use billing_domain::{Listing, PageRequest, Position, StorageError};
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -238,28 +239,54 @@ impl MongoStore {
     }
 }
 
-/// One page from the documents a query returned (at most `limit + 1`: the extra one says there
-/// is a next page). A document we cannot read is logged and left out rather than failing the
-/// whole list.
-fn read_listing<T, C>(
-    found: Vec<Document>,
+/// One page of `collection`: the documents matching `filter` (and `after`, the keyset
+/// condition of a cursor), in `sort` order; the total of `filter` on page requests. It asks for
+/// one document more than the limit to know whether there is a next page. A document we cannot
+/// read is logged and left out rather than failing the whole list.
+async fn list_page<T, C>(
+    collection: &Collection<Document>,
+    filter: Document,
+    after: Option<Document>,
+    sort: Document,
+    page: &PageRequest<C>,
     read: impl Fn(&Document) -> anyhow::Result<T>,
-    limit: Limit,
     cursor_of: impl Fn(&T) -> C,
-    total: Option<u64>,
-) -> Listing<T, C> {
-    let more = found.len() > limit.get() as usize;
-    let mut items: Vec<T> = found
+) -> Result<Listing<T, C>, StorageError> {
+    let total = match page.position {
+        Position::Page(_) => Some(
+            collection
+                .count_documents(filter.clone())
+                .await
+                .map_err(errors::storage)?,
+        ),
+        Position::First | Position::After(_) => None,
+    };
+    let filter = match after {
+        Some(after) => doc! { "$and": [filter, after] },
+        None => filter,
+    };
+    let limit = page.limit.get() as usize;
+    let found: Vec<Document> = collection
+        .find(filter)
+        .sort(sort)
+        .skip(page.position.offset(page.limit))
+        .limit(i64::from(page.limit.get()) + 1)
+        .await
+        .map_err(errors::storage)?
+        .try_collect()
+        .await
+        .map_err(errors::storage)?;
+    let more = found.len() > limit;
+    let items: Vec<T> = found
         .iter()
-        .take(limit.get() as usize)
+        .take(limit)
         .filter_map(|d| {
             read(d)
                 .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "skipping a document"))
                 .ok()
         })
         .collect();
-    items.truncate(limit.get() as usize);
-    Listing {
+    Ok(Listing {
         next: if more {
             items.last().map(cursor_of)
         } else {
@@ -267,5 +294,5 @@ fn read_listing<T, C>(
         },
         items,
         total,
-    }
+    })
 }

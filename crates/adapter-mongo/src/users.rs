@@ -2,13 +2,12 @@ use billing_domain::{
     CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
     User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
 };
-use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
 
 use crate::docs::{self, oid};
 use crate::errors::{is_duplicate_key, op, storage};
-use crate::{MongoStore, read_listing};
+use crate::{MongoStore, list_page};
 
 impl MongoStore {
     pub(crate) async fn find_user_doc(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
@@ -125,36 +124,20 @@ impl UserRepository for MongoStore {
             Some(false) => filter.insert("isActive", false),
             None => None,
         };
-        let total = match q.page.position {
-            Position::Page(_) => Some(
-                self.inner
-                    .users
-                    .count_documents(filter.clone())
-                    .await
-                    .map_err(storage)?,
-            ),
-            Position::First | Position::After(_) => None,
+        let after = match &q.page.position {
+            Position::After(c) => Some(doc! { "_id": { "$gt": oid(c.0) } }),
+            Position::First | Position::Page(_) => None,
         };
-        if let Position::After(c) = &q.page.position {
-            filter.insert("_id", doc! { "$gt": oid(c.0) });
-        }
-        let cursor = self
-            .inner
-            .users
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .skip(q.page.position.offset(q.page.limit))
-            .limit(i64::from(q.page.limit.get()) + 1)
-            .await
-            .map_err(storage)?;
-        let found: Vec<Document> = cursor.try_collect().await.map_err(storage)?;
-        Ok(read_listing(
-            found,
+        list_page(
+            &self.inner.users,
+            filter,
+            after,
+            doc! { "_id": 1 },
+            &q.page,
             docs::user,
-            q.page.limit,
             UserCursor::of,
-            total,
-        ))
+        )
+        .await
     }
 
     async fn update_user(
