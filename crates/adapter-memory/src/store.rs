@@ -4,11 +4,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, DocumentId, Listing,
-    StorageError, Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey,
-    UserPatch, UserQuery, UserRepository, paginate,
+    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, DocumentId, Limit,
+    Listing, PageRequest, Position, StorageError, Timestamp, UpdateBillingError, UpdateUserError,
+    User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository, paginate,
 };
-use billing_domain::{CustomerEvent, Effect, EventOutcome, EventRepository, MessageId};
+use billing_domain::{CustomerEvent, Effect, EventOutcome, EventRepository, MessageId, Subject};
 
 /// Both repositories in memory. Every operation takes one lock for its whole read-check-write,
 /// so each is atomic, as the ports require. Clones share the same data.
@@ -26,6 +26,8 @@ struct State {
     last_billing_number: u64,
     /// The ids of the customer events applied so far.
     inbox: HashSet<MessageId>,
+    /// When each deleted `userId` was deleted last.
+    tombstones: HashMap<UserId, Timestamp>,
 }
 
 impl State {
@@ -57,9 +59,7 @@ impl State {
             return Err(CreateBillingError::Duplicate(billing_id));
         }
         if state.billings.values().any(|b| b.id == draft.id) {
-            return Err(CreateBillingError::Unknown(
-                duplicate_object_id(draft.id).into(),
-            ));
+            return Err(StorageError::Unknown(duplicate_object_id(draft.id).into()).into());
         }
         let billing = draft.into_billing(billing_id.clone(), phone);
         state.billings.insert(billing_id, billing.clone());
@@ -67,21 +67,35 @@ impl State {
         Ok(billing)
     }
 
+    /// Removes the user and their billings and dates the tombstone; returns how many billings
+    /// went.
+    fn delete_user(&mut self, id: DocumentId, at: Timestamp) -> Option<u64> {
+        let user = self.users.remove(&id)?;
+        let before = self.billings.len();
+        self.billings.retain(|_, b| b.user_id != user.user_id);
+        self.tombstones.insert(user.user_id, at);
+        Some((before - self.billings.len()) as u64)
+    }
+
     fn apply_event(
         &mut self,
         event: &CustomerEvent,
-        decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+        decide: &impl Fn(&CustomerEvent, &Subject) -> Effect,
     ) -> EventOutcome {
         let current = self.resolve(&event.user_id.clone().into());
-        let effect = decide(event, current.and_then(|id| self.users.get(&id)));
-        let billing = match effect {
+        let subject = Subject {
+            user: current.and_then(|id| self.users.get(&id)).cloned(),
+            deleted_at: self.tombstones.get(&event.user_id).copied(),
+            has_billings: self.billings.values().any(|b| b.user_id == event.user_id),
+        };
+        let billing = match decide(event, &subject) {
             Effect::CreateUser { user, billing } | Effect::UpdateUser { user, billing } => {
                 self.users.insert(user.id, user);
                 billing
             }
-            Effect::DeleteUser => {
-                if let Some(user) = current.and_then(|id| self.users.remove(&id)) {
-                    self.billings.retain(|_, b| b.user_id != user.user_id);
+            Effect::DeleteUser { at } => {
+                if let Some(id) = current {
+                    self.delete_user(id, at);
                 }
                 None
             }
@@ -122,9 +136,7 @@ impl UserRepository for MemoryStore {
             return Err(CreateUserError::Duplicate(user.user_id));
         }
         if state.users.contains_key(&user.id) {
-            return Err(CreateUserError::Unknown(
-                duplicate_object_id(user.id).into(),
-            ));
+            return Err(StorageError::Unknown(duplicate_object_id(user.id).into()).into());
         }
         state.users.insert(user.id, user.clone());
         Ok(user)
@@ -171,13 +183,10 @@ impl UserRepository for MemoryStore {
         Ok(next)
     }
 
-    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+    async fn delete_user(&self, key: &UserKey, at: Timestamp) -> Result<u64, DeleteUserError> {
         let mut state = self.lock();
         let id = state.resolve(key).ok_or(DeleteUserError::NotFound)?;
-        let user = state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
-        let before = state.billings.len();
-        state.billings.retain(|_, b| b.user_id != user.user_id);
-        Ok((before - state.billings.len()) as u64)
+        state.delete_user(id, at).ok_or(DeleteUserError::NotFound)
     }
 }
 
@@ -209,6 +218,20 @@ impl BillingRepository for MemoryStore {
             BillingCursor::precedes,
             BillingCursor::of,
         ))
+    }
+
+    async fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> Result<Listing<Billing, DocumentId>, StorageError> {
+        let mut all: Vec<Billing> = self.lock().billings.values().cloned().collect();
+        all.sort_unstable_by_key(|b| b.id);
+        let page = PageRequest {
+            limit,
+            position: after.map_or(Position::First, Position::After),
+        };
+        Ok(paginate(all, &page, |after, b| b.id > *after, |b| b.id))
     }
 
     async fn update_billing(
@@ -243,7 +266,7 @@ impl EventRepository for MemoryStore {
         decide: D,
     ) -> Result<Vec<EventOutcome>, StorageError>
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         let mut state = self.lock();
         Ok(events

@@ -1,49 +1,41 @@
-//! One error type per operation. Each ends in `Unavailable` (the store cannot be reached: worth
-//! retrying) and `Unknown` (anything else that went wrong in storage). Adapters translate their
-//! drivers' errors into these; only the HTTP adapter decides what status code each one gets.
+//! One error type per operation: what can go wrong for that operation's own reasons, plus
+//! `Storage` for a store that failed (no fault of the request). Adapters translate their
+//! drivers' errors into [`StorageError`]; only the HTTP adapter decides what status code each
+//! one gets.
 
-use crate::model::{BillingId, ImmutableField, UserId};
+use crate::model::{BillingId, PatchError, UserId};
 
 /// Storage failed for a reason that is no fault of the request.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The store cannot be reached, or is busy or full: worth retrying.
     #[error("storage is unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
+    /// Anything else that went wrong in storage.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
 
-macro_rules! from_storage_error {
-    ($($t:ty),+) => {$(
-        impl From<StorageError> for $t {
-            fn from(e: StorageError) -> Self {
-                match e {
-                    StorageError::Unavailable(e) => Self::Unavailable(e),
-                    StorageError::Unknown(e) => Self::Unknown(e),
-                }
-            }
-        }
-    )+};
+impl StorageError {
+    pub const fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
     #[error("a user with userId `{0}` already exists")]
     Duplicate(UserId),
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetUserError {
     #[error("user not found")]
     NotFound,
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,21 +43,17 @@ pub enum UpdateUserError {
     #[error("user not found")]
     NotFound,
     #[error(transparent)]
-    Immutable(#[from] ImmutableField),
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
+    Patch(#[from] PatchError),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteUserError {
     #[error("user not found")]
     NotFound,
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,20 +64,16 @@ pub enum CreateBillingError {
     UserInactive(UserId),
     #[error("a billing with billingId `{0}` already exists")]
     Duplicate(BillingId),
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetBillingError {
     #[error("billing not found")]
     NotFound,
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,30 +81,15 @@ pub enum UpdateBillingError {
     #[error("billing not found")]
     NotFound,
     #[error(transparent)]
-    Immutable(#[from] ImmutableField),
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
+    Patch(#[from] PatchError),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteBillingError {
     #[error("billing not found")]
     NotFound,
-    #[error("storage is unavailable: {0}")]
-    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
+    Storage(#[from] StorageError),
 }
-
-from_storage_error!(
-    CreateUserError,
-    GetUserError,
-    UpdateUserError,
-    DeleteUserError,
-    CreateBillingError,
-    GetBillingError,
-    UpdateBillingError,
-    DeleteBillingError
-);

@@ -6,10 +6,10 @@ use crate::error::{
     CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, StorageError,
     UpdateBillingError, UpdateUserError,
 };
-use crate::events::{CustomerEvent, Effect, EventOutcome};
 use crate::model::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, DocumentId,
-    Listing, Timestamp, User, UserCursor, UserId, UserKey, UserPatch, UserQuery,
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, CustomerEvent,
+    DocumentId, Effect, EventOutcome, Limit, Listing, Subject, Timestamp, UserCursor, UserId,
+    UserKey, UserPatch, UserQuery, User,
 };
 
 /// Where users are kept.
@@ -18,14 +18,14 @@ pub trait UserRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// - [`CreateUserError::Duplicate`] when a user with the same `userId` exists.
-    /// - `Unavailable`/`Unknown` when storage fails; nothing is stored then.
+    /// - `Storage` when storage fails; nothing is stored then.
     fn create_user(&self, user: User)
     -> impl Future<Output = Result<User, CreateUserError>> + Send;
 
     /// The user named by `key`: by `userId` first, then by `_id`.
     ///
     /// # Errors
-    /// `Unavailable`/`Unknown` when storage fails.
+    /// A [`StorageError`] when storage fails.
     fn find_user(
         &self,
         key: &UserKey,
@@ -34,7 +34,7 @@ pub trait UserRepository: Send + Sync + 'static {
     /// One page of the users matching `query`, in `_id` order.
     ///
     /// # Errors
-    /// `Unavailable`/`Unknown` when storage fails.
+    /// A [`StorageError`] when storage fails.
     fn list_users(
         &self,
         query: &UserQuery,
@@ -44,8 +44,9 @@ pub trait UserRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// - [`UpdateUserError::NotFound`] when no user matches `key`.
-    /// - [`UpdateUserError::Immutable`] when the patch echoes a changed server-set value.
-    /// - `Unavailable`/`Unknown` when storage fails; nothing is changed then.
+    /// - [`UpdateUserError::Patch`] when the patch echoes a changed server-set value or changes
+    ///   a field to a value today's rules refuse; nothing is changed then.
+    /// - `Storage` when storage fails; nothing is changed then.
     fn update_user(
         &self,
         key: &UserKey,
@@ -53,14 +54,16 @@ pub trait UserRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<User, UpdateUserError>> + Send;
 
-    /// Removes the user and all their billings, all or nothing. Returns how many billings went.
+    /// Removes the user and all their billings, all or nothing, and leaves a tombstone of the
+    /// `userId` dated `at` (see [`Subject::deleted_at`]). Returns how many billings went.
     ///
     /// # Errors
     /// - [`DeleteUserError::NotFound`] when no user matches `key`.
-    /// - `Unavailable`/`Unknown` when storage fails; nothing is removed then.
+    /// - `Storage` when storage fails; nothing is removed then.
     fn delete_user(
         &self,
         key: &UserKey,
+        at: Timestamp,
     ) -> impl Future<Output = Result<u64, DeleteUserError>> + Send;
 }
 
@@ -75,7 +78,7 @@ pub trait BillingRepository: Send + Sync + 'static {
     /// - [`CreateBillingError::UserNotFound`] / [`CreateBillingError::UserInactive`].
     /// - [`CreateBillingError::Duplicate`] when the `billingId` is taken (a sequence behind the
     ///   data, for instance after a restore).
-    /// - `Unavailable`/`Unknown` when storage fails; nothing is stored then.
+    /// - `Storage` when storage fails; nothing is stored then.
     fn create_billing(
         &self,
         draft: BillingDraft,
@@ -84,7 +87,7 @@ pub trait BillingRepository: Send + Sync + 'static {
     /// The billing with this `billingId`.
     ///
     /// # Errors
-    /// `Unavailable`/`Unknown` when storage fails.
+    /// A [`StorageError`] when storage fails.
     fn find_billing(
         &self,
         id: &BillingId,
@@ -93,18 +96,30 @@ pub trait BillingRepository: Send + Sync + 'static {
     /// One page of the billings matching `query`, newest `generationDate` first.
     ///
     /// # Errors
-    /// `Unavailable`/`Unknown` when storage fails.
+    /// A [`StorageError`] when storage fails.
     fn list_billings(
         &self,
         query: &BillingQuery,
     ) -> impl Future<Output = Result<Listing<Billing, BillingCursor>, StorageError>> + Send;
 
+    /// Every billing, in insertion (`_id`) order, one page at a time: the billings after
+    /// `after`, at most `limit` of them, and the cursor of the next page.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails.
+    fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> impl Future<Output = Result<Listing<Billing, DocumentId>, StorageError>> + Send;
+
     /// Applies `patch` to the stored billing atomically (read, [`BillingPatch::apply`], write).
     ///
     /// # Errors
     /// - [`UpdateBillingError::NotFound`] when there is no such billing.
-    /// - [`UpdateBillingError::Immutable`] when the patch echoes a changed server-set value.
-    /// - `Unavailable`/`Unknown` when storage fails; nothing is changed then.
+    /// - [`UpdateBillingError::Patch`] when the patch echoes a changed server-set value or
+    ///   changes a field to a value today's rules refuse; nothing is changed then.
+    /// - `Storage` when storage fails; nothing is changed then.
     fn update_billing(
         &self,
         id: &BillingId,
@@ -116,7 +131,7 @@ pub trait BillingRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// - [`DeleteBillingError::NotFound`] when there is no such billing.
-    /// - `Unavailable`/`Unknown` when storage fails.
+    /// - `Storage` when storage fails.
     fn delete_billing(
         &self,
         id: &BillingId,
@@ -126,7 +141,8 @@ pub trait BillingRepository: Send + Sync + 'static {
 /// Where customer events take effect, each exactly once.
 pub trait EventRepository: Send + Sync + 'static {
     /// Applies `events` in order. For each: [`EventOutcome::Duplicate`] when its id is in the
-    /// inbox; otherwise it reads the user the event names, carries out `decide(event, user)`
+    /// inbox; otherwise it reads what it knows of the user the event names (the [`Subject`]:
+    /// the user, its tombstone, whether it has billings), carries out `decide(event, subject)`
     /// and records the id in the inbox. An effect the store refuses for the event's own sake
     /// (a `billingId` already taken, say) is reported as [`EventOutcome::Rejected`] (undone
     /// where the store has transactions per event), and the rest of the batch goes on.
@@ -136,7 +152,7 @@ pub trait EventRepository: Send + Sync + 'static {
     /// written after it, so a redelivery after a crash in between changes nothing.
     ///
     /// # Errors
-    /// `Unavailable`/`Unknown` when storage fails. Events before the failing one may have taken
+    /// A [`StorageError`] when storage fails. Events before the failing one may have taken
     /// effect (and are then in the inbox): the caller retries the whole batch.
     fn apply_events<D>(
         &self,
@@ -144,7 +160,7 @@ pub trait EventRepository: Send + Sync + 'static {
         decide: D,
     ) -> impl Future<Output = Result<Vec<EventOutcome>, StorageError>> + Send
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static;
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static;
 }
 
 /// A store that keeps all of it, so that rules spanning users and billings can be atomic.

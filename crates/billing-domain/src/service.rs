@@ -4,14 +4,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::decide::{DecisionContext, EventDefaults, decide};
 use crate::error::{
     CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, GetBillingError,
     GetUserError, StorageError, UpdateBillingError, UpdateUserError,
 };
-use crate::events::{CustomerEvent, DecisionContext, EventDefaults, EventOutcome, decide};
 use crate::model::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, Listing,
-    NewBilling, NewUser, Payment, Timestamp, User, UserCursor, UserKey, UserPatch, UserQuery,
+    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, CustomerEvent,
+    DocumentId, Effect, EventOutcome, EventType, Limit, Listing, NewBilling, NewUser, Payment,
+    Timestamp, User, UserCursor, UserKey, UserPatch, UserQuery,
 };
 use crate::ports::{Clock, IdGenerator, Repository};
 
@@ -44,7 +45,8 @@ impl<R: Repository> BillingService<R> {
         self
     }
 
-    /// Applies customer events in order, each exactly once (see [`crate::decide`]).
+    /// Applies customer events in order, each exactly once (see [`crate::decide`]); one
+    /// outcome per event, in order.
     ///
     /// # Errors
     /// See [`crate::EventRepository::apply_events`]: retry the whole batch.
@@ -52,19 +54,47 @@ impl<R: Repository> BillingService<R> {
         &self,
         events: Vec<CustomerEvent>,
     ) -> Result<Vec<EventOutcome>, StorageError> {
+        let count = events.len();
         let now = self.clock.now();
         let ids = Arc::clone(&self.ids);
         let defaults = self.event_defaults;
-        self.repo
-            .apply_events(events, move |event, user| {
+        let outcomes = self
+            .repo
+            .apply_events(events, move |event, subject| {
                 let ctx = DecisionContext {
                     now,
                     ids: ids.as_ref(),
                     defaults,
                 };
-                decide(event, user, &ctx)
+                let effect = decide(event, subject, &ctx);
+                if event.kind == EventType::Updated && matches!(effect, Effect::CreateUser { .. }) {
+                    tracing::warn!(
+                        user_id = %event.user_id,
+                        event_id = %event.id,
+                        "Customer.Updated for an unknown user: created from the event, without a billing"
+                    );
+                }
+                effect
             })
-            .await
+            .await?;
+        if outcomes.len() != count {
+            return Err(StorageError::Unknown(anyhow::anyhow!(
+                "the store reported {} outcomes for {count} events",
+                outcomes.len()
+            )));
+        }
+        Ok(outcomes)
+    }
+
+    /// Applies one customer event exactly once.
+    ///
+    /// # Errors
+    /// See [`crate::EventRepository::apply_events`].
+    pub async fn apply_event(&self, event: CustomerEvent) -> Result<EventOutcome, StorageError> {
+        self.apply_events(vec![event])
+            .await?
+            .pop()
+            .ok_or_else(|| StorageError::Unknown(anyhow::anyhow!("no outcome for the event")))
     }
 
     pub fn repository(&self) -> &R {
@@ -89,6 +119,7 @@ impl<R: Repository> BillingService<R> {
             is_active: new.is_active,
             created_at: now,
             updated_at: now,
+            last_event_at: None,
         };
         self.repo.create_user(user).await
     }
@@ -121,12 +152,13 @@ impl<R: Repository> BillingService<R> {
         self.repo.update_user(key, patch, self.clock.now()).await
     }
 
-    /// Removes the user and their billings; returns how many billings went.
+    /// Removes the user and their billings, leaving a tombstone dated now (older customer
+    /// events cannot bring the user back); returns how many billings went.
     ///
     /// # Errors
     /// See [`crate::UserRepository::delete_user`].
     pub async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
-        self.repo.delete_user(key).await
+        self.repo.delete_user(key, self.clock.now()).await
     }
 
     /// The billings of the user named by `key` (`userId` or `_id`); `query.user_id` is set here.
@@ -154,7 +186,9 @@ impl<R: Repository> BillingService<R> {
             due_date: new.due_date,
             service_id: new.service_id,
             total_invoice: new.total_invoice,
-            payment: new.payment.resolve(Payment::Unpaid, now),
+            // A new billing has no stored payment to echo: the edge refuses conflicting fields
+            // on creation, so the problems list stays empty.
+            payment: new.payment.apply(Payment::UNPAID, now, &mut Vec::new()),
             created_at: now,
         };
         self.repo.create_billing(draft).await
@@ -189,6 +223,18 @@ impl<R: Repository> BillingService<R> {
         query: &BillingQuery,
     ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
         self.repo.list_billings(query).await
+    }
+
+    /// Every billing in insertion order, a page at a time (the previous service's list).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> Result<Listing<Billing, DocumentId>, StorageError> {
+        self.repo.scan_billings(after, limit).await
     }
 
     /// # Errors

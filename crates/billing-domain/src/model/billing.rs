@@ -1,22 +1,28 @@
-use super::user::check_echo;
-use super::{Amount, BillingId, DocumentId, ImmutableField, Phone, ServiceId, Timestamp, UserId};
+use super::change::{check_echo, no_problems};
+use super::{
+    BillingId, Change, DocumentId, FieldProblem, Number, PatchError, Phone, Scalar, Timestamp,
+    UserId,
+};
 
-/// Whether an invoice is paid. One enum, so `isPaid` and `paymentDate` cannot disagree.
+/// Whether an invoice is paid, as recorded. The two fields are kept as they are, in any
+/// combination: the previous service wrote some that this one never would (paid without a
+/// date, unpaid with one). This service's own changes keep them consistent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payment {
-    Unpaid,
-    Paid { date: Timestamp },
+pub struct Payment {
+    pub is_paid: bool,
+    pub date: Option<Timestamp>,
 }
 
 impl Payment {
-    pub fn is_paid(self) -> bool {
-        matches!(self, Self::Paid { .. })
-    }
+    pub const UNPAID: Self = Self {
+        is_paid: false,
+        date: None,
+    };
 
-    pub fn date(self) -> Option<Timestamp> {
-        match self {
-            Self::Unpaid => None,
-            Self::Paid { date } => Some(date),
+    pub const fn paid(date: Timestamp) -> Self {
+        Self {
+            is_paid: true,
+            date: Some(date),
         }
     }
 }
@@ -28,9 +34,10 @@ pub struct Billing {
     pub billing_id: BillingId,
     pub user_id: UserId,
     pub generation_date: Timestamp,
-    pub due_date: Timestamp,
-    pub service_id: ServiceId,
-    pub total_invoice: Amount,
+    /// Missing on some documents of the previous service (cleared through its API).
+    pub due_date: Option<Timestamp>,
+    pub service_id: Option<Scalar>,
+    pub total_invoice: Option<Number>,
     pub payment: Payment,
     /// The user's phone when the billing was created.
     pub phone: Phone,
@@ -41,7 +48,7 @@ pub struct Billing {
 impl Billing {
     /// Unpaid and due before `now`.
     pub fn is_overdue(&self, now: Timestamp) -> bool {
-        !self.payment.is_paid() && self.due_date < now
+        !self.payment.is_paid && self.due_date.is_some_and(|d| d < now)
     }
 }
 
@@ -50,8 +57,8 @@ impl Billing {
 pub struct NewBilling {
     pub user_id: UserId,
     pub due_date: Timestamp,
-    pub service_id: ServiceId,
-    pub total_invoice: Amount,
+    pub service_id: Option<Scalar>,
+    pub total_invoice: Option<Number>,
     pub payment: PaymentChange,
 }
 
@@ -64,8 +71,8 @@ pub struct BillingDraft {
     pub user_id: UserId,
     pub generation_date: Timestamp,
     pub due_date: Timestamp,
-    pub service_id: ServiceId,
-    pub total_invoice: Amount,
+    pub service_id: Option<Scalar>,
+    pub total_invoice: Option<Number>,
     pub payment: Payment,
     pub created_at: Timestamp,
 }
@@ -77,7 +84,7 @@ impl BillingDraft {
             billing_id,
             user_id: self.user_id,
             generation_date: self.generation_date,
-            due_date: self.due_date,
+            due_date: Some(self.due_date),
             service_id: self.service_id,
             total_invoice: self.total_invoice,
             payment: self.payment,
@@ -89,7 +96,7 @@ impl BillingDraft {
 }
 
 /// How a request changes the payment state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum PaymentChange {
     #[default]
     Keep,
@@ -100,6 +107,9 @@ pub enum PaymentChange {
     Pay { date: Option<Timestamp> },
     /// `POST .../pay`: pays an unpaid billing; a paid one stays exactly as it is.
     Settle { date: Option<Timestamp> },
+    /// A combination today's rules refuse (`problem` says why): accepted only as an echo of the
+    /// stored payment state, which then stays as it is.
+    EchoOnly { payment: Payment, problem: String },
 }
 
 /// `isPaid: false` together with a `paymentDate`.
@@ -128,18 +138,28 @@ impl PaymentChange {
         }
     }
 
-    /// The payment state after this change.
-    pub fn resolve(self, current: Payment, now: Timestamp) -> Payment {
-        match (self, current) {
-            (Self::Keep, p) => p,
-            (Self::Unpay, _) => Payment::Unpaid,
-            (Self::Settle { .. }, p @ Payment::Paid { .. }) => p,
-            (Self::Pay { date: Some(date) } | Self::Settle { date: Some(date) }, _) => {
-                Payment::Paid { date }
+    /// The payment state after this change; a refused echo is recorded in `problems`.
+    pub fn apply(
+        &self,
+        current: Payment,
+        now: Timestamp,
+        problems: &mut Vec<FieldProblem>,
+    ) -> Payment {
+        match self {
+            Self::Keep => current,
+            Self::Unpay => Payment::UNPAID,
+            Self::Settle { .. } if current.is_paid => current,
+            Self::Pay { date: Some(date) } | Self::Settle { date: Some(date) } => {
+                Payment::paid(*date)
             }
-            (Self::Pay { date: None }, p @ Payment::Paid { .. }) => p,
-            (Self::Pay { date: None } | Self::Settle { date: None }, Payment::Unpaid) => {
-                Payment::Paid { date: now }
+            // Already paid: it keeps its date, or its lack of one (nothing is invented).
+            Self::Pay { date: None } if current.is_paid => current,
+            Self::Pay { date: None } | Self::Settle { date: None } => Payment::paid(now),
+            Self::EchoOnly { payment, problem } => {
+                if *payment != current {
+                    problems.push(FieldProblem::new("paymentDate", problem.clone()));
+                }
+                current
             }
         }
     }
@@ -159,9 +179,9 @@ pub struct BillingEcho {
 /// A partial update of a billing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BillingPatch {
-    pub due_date: Option<Timestamp>,
-    pub service_id: Option<ServiceId>,
-    pub total_invoice: Option<Amount>,
+    pub due_date: Change<Timestamp>,
+    pub service_id: Change<Scalar>,
+    pub total_invoice: Change<Number>,
     pub payment: PaymentChange,
     pub echo: BillingEcho,
 }
@@ -177,8 +197,9 @@ impl BillingPatch {
     /// The billing after this patch; `updated_at` moves only when something changed.
     ///
     /// # Errors
-    /// When an echoed server-set value differs from the stored one.
-    pub fn apply(&self, b: &Billing, now: Timestamp) -> Result<Billing, ImmutableField> {
+    /// When an echoed server-set value differs from the stored one, or a field is changed to a
+    /// value today's rules refuse.
+    pub fn apply(&self, b: &Billing, now: Timestamp) -> Result<Billing, PatchError> {
         let e = &self.echo;
         check_echo(e.id.as_ref(), &b.id, "_id")?;
         check_echo(e.billing_id.as_ref(), &b.billing_id, "billingId")?;
@@ -190,16 +211,19 @@ impl BillingPatch {
         )?;
         check_echo(e.created_at.as_ref(), &b.created_at, "createdAt")?;
         check_echo(e.phone.as_ref(), &b.phone, "phone")?;
+        let mut problems = Vec::new();
         let mut next = Billing {
-            due_date: self.due_date.unwrap_or(b.due_date),
+            due_date: self.due_date.apply("dueDate", &b.due_date, &mut problems),
             service_id: self
                 .service_id
-                .clone()
-                .unwrap_or_else(|| b.service_id.clone()),
-            total_invoice: self.total_invoice.unwrap_or(b.total_invoice),
-            payment: self.payment.resolve(b.payment, now),
+                .apply("serviceId", &b.service_id, &mut problems),
+            total_invoice: self
+                .total_invoice
+                .apply("totalInvoice", &b.total_invoice, &mut problems),
+            payment: self.payment.apply(b.payment, now, &mut problems),
             ..b.clone()
         };
+        no_problems(problems)?;
         if next != *b {
             next.updated_at = now;
         }
@@ -210,7 +234,7 @@ impl BillingPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::parse_timestamp;
+    use crate::model::{ImmutableField, parse_timestamp};
 
     fn t(s: &str) -> Timestamp {
         parse_timestamp(s).unwrap()
@@ -222,14 +246,21 @@ mod tests {
             billing_id: BillingId::from_sequence(7),
             user_id: UserId::parse("u-1").unwrap(),
             generation_date: t("2025-10-01"),
-            due_date: t("2025-10-15"),
-            service_id: ServiceId::parse("1").unwrap(),
-            total_invoice: Amount::new(100).unwrap(),
+            due_date: Some(t("2025-10-15")),
+            service_id: Some(Scalar::text("1").unwrap()),
+            total_invoice: Some(Number::Int(100)),
             payment,
             phone: Phone::default(),
             created_at: t("2025-10-01"),
             updated_at: t("2025-10-01"),
         }
+    }
+
+    fn apply(change: &PaymentChange, current: Payment, now: Timestamp) -> Payment {
+        let mut problems = Vec::new();
+        let next = change.apply(current, now, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        next
     }
 
     #[test]
@@ -261,16 +292,41 @@ mod tests {
     #[test]
     fn paying_without_a_date_uses_now_and_unpaying_clears_the_date() {
         let now = t("2025-10-10");
-        let paid = PaymentChange::Pay { date: None }.resolve(Payment::Unpaid, now);
-        assert_eq!(paid, Payment::Paid { date: now });
-        assert_eq!(PaymentChange::Unpay.resolve(paid, now), Payment::Unpaid);
+        let paid = apply(&PaymentChange::Pay { date: None }, Payment::UNPAID, now);
+        assert_eq!(paid, Payment::paid(now));
+        assert_eq!(apply(&PaymentChange::Unpay, paid, now), Payment::UNPAID);
+    }
+
+    #[test]
+    fn a_paid_billing_without_a_date_keeps_having_none() {
+        let legacy = Payment {
+            is_paid: true,
+            date: None,
+        };
+        let now = t("2025-10-10");
+        assert_eq!(apply(&PaymentChange::Pay { date: None }, legacy, now), legacy);
+        assert_eq!(apply(&PaymentChange::Settle { date: None }, legacy, now), legacy);
+    }
+
+    #[test]
+    fn a_refused_payment_combination_passes_only_as_an_echo() {
+        let legacy = Payment {
+            is_paid: false,
+            date: Some(t("2025-10-05")),
+        };
+        let echo = PaymentChange::EchoOnly {
+            payment: legacy,
+            problem: PaymentConflict.to_string(),
+        };
+        assert_eq!(apply(&echo, legacy, t("2025-11-01")), legacy);
+        let mut problems = Vec::new();
+        echo.apply(Payment::UNPAID, t("2025-11-01"), &mut problems);
+        assert_eq!(problems.len(), 1);
     }
 
     #[test]
     fn settling_a_paid_billing_changes_nothing() {
-        let b = billing(Payment::Paid {
-            date: t("2025-10-05"),
-        });
+        let b = billing(Payment::paid(t("2025-10-05")));
         let next = BillingPatch::settle(Some(t("2025-11-01")))
             .apply(&b, t("2025-11-01"))
             .unwrap();
@@ -279,15 +335,15 @@ mod tests {
 
     #[test]
     fn a_billing_is_overdue_when_unpaid_and_past_due() {
-        let b = billing(Payment::Unpaid);
+        let b = billing(Payment::UNPAID);
         assert!(b.is_overdue(t("2025-10-16")));
         assert!(!b.is_overdue(t("2025-10-14")));
-        assert!(
-            !billing(Payment::Paid {
-                date: t("2025-10-02")
-            })
-            .is_overdue(t("2025-10-16"))
-        );
+        assert!(!billing(Payment::paid(t("2025-10-02"))).is_overdue(t("2025-10-16")));
+        let undated = Billing {
+            due_date: None,
+            ..billing(Payment::UNPAID)
+        };
+        assert!(!undated.is_overdue(t("2030-01-01")));
     }
 
     #[test]
@@ -300,8 +356,29 @@ mod tests {
             ..BillingPatch::default()
         };
         let err = patch
-            .apply(&billing(Payment::Unpaid), t("2025-10-02"))
+            .apply(&billing(Payment::UNPAID), t("2025-10-02"))
             .unwrap_err();
-        assert_eq!(err.field, "billingId");
+        assert_eq!(
+            err,
+            PatchError::Immutable(ImmutableField { field: "billingId" })
+        );
+    }
+
+    #[test]
+    fn a_legacy_amount_may_be_echoed_unchanged_but_not_set() {
+        let legacy = Billing {
+            total_invoice: Some(Number::Float(-5.5)),
+            ..billing(Payment::UNPAID)
+        };
+        let echo = |n: Number| BillingPatch {
+            total_invoice: Change::EchoOnly {
+                value: Some(n),
+                problem: "must be a non-negative integer".to_owned(),
+            },
+            ..BillingPatch::default()
+        };
+        let now = t("2025-10-02");
+        assert_eq!(echo(Number::Float(-5.5)).apply(&legacy, now).unwrap(), legacy);
+        assert!(echo(Number::Float(-6.5)).apply(&legacy, now).is_err());
     }
 }

@@ -80,6 +80,9 @@ pub struct Listing<T, C> {
     pub next: Option<C>,
     /// How many items match the filters, on `page` requests.
     pub total: Option<u64>,
+    /// Stored items in this page's range that could not be read (a document that is not an
+    /// item at all): left out, and counted so that the reader knows.
+    pub skipped: u64,
 }
 
 /// Users are listed in creation order, by `_id` (ObjectIds grow with time).
@@ -185,10 +188,10 @@ impl BillingQuery {
 
     pub fn matches(&self, b: &Billing) -> bool {
         self.user_id.as_ref().is_none_or(|u| &b.user_id == u)
-            && self.is_paid.is_none_or(|p| b.payment.is_paid() == p)
+            && self.is_paid.is_none_or(|p| b.payment.is_paid == p)
             && self.overdue.is_none_or(|o| b.is_overdue(self.now) == o)
-            && self.due_before.is_none_or(|t| b.due_date < t)
-            && self.due_after.is_none_or(|t| b.due_date >= t)
+            && self.due_before.is_none_or(|t| b.due_date.is_some_and(|d| d < t))
+            && self.due_after.is_none_or(|t| b.due_date.is_some_and(|d| d >= t))
     }
 }
 
@@ -220,6 +223,7 @@ pub fn paginate<T, C: Clone>(
         items: rest,
         next,
         total,
+        skipped: 0,
     }
 }
 

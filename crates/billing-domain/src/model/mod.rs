@@ -1,19 +1,25 @@
 //! Entities and value types.
 
 mod billing;
+mod change;
+mod event;
 mod ids;
 mod listing;
 mod money;
 mod phone;
+mod recorded;
 mod text;
 mod time;
 mod user;
 
 pub use billing::*;
+pub use change::*;
+pub use event::*;
 pub use ids::*;
 pub use listing::*;
 pub use money::*;
 pub use phone::*;
+pub use recorded::*;
 pub use text::*;
 pub use time::*;
 pub use user::*;

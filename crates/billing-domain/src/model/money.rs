@@ -1,4 +1,4 @@
-use super::InvalidValue;
+use super::{InvalidValue, Number};
 
 /// An invoice total in the currency's smallest unit: an integer from 0 to 10^15.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,6 +52,12 @@ impl Amount {
 
     pub const fn value(self) -> u64 {
         self.0
+    }
+}
+
+impl From<Amount> for Number {
+    fn from(a: Amount) -> Self {
+        Self::from_u64(a.0)
     }
 }
 

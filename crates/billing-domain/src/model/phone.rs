@@ -1,4 +1,4 @@
-use super::InvalidValue;
+use super::{Change, FieldProblem, InvalidValue, Number, Scalar, Text};
 
 /// A country calling code such as `+57`: a plus sign and 1 to 4 digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,38 +51,61 @@ impl PhoneNumber {
     }
 }
 
-/// A user's phone; a billing keeps a copy of it as it was when the billing was created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A user's phone as recorded; a billing keeps a copy of it as it was when the billing was
+/// created. Either part may be missing, and either may be text or a number (the system of
+/// record's producers send both).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Phone {
-    pub code_number: CountryCode,
-    pub phone_number: Option<PhoneNumber>,
+    pub code_number: Option<Scalar>,
+    pub phone_number: Option<Scalar>,
 }
 
-impl Default for Phone {
-    fn default() -> Self {
+impl Phone {
+    /// A phone set through this service's own API, by its rules.
+    pub fn checked(code_number: CountryCode, phone_number: Option<PhoneNumber>) -> Self {
         Self {
-            code_number: CountryCode::default_code(),
-            phone_number: None,
+            code_number: Some(code_number.into()),
+            phone_number: phone_number.map(Into::into),
         }
     }
 }
 
-/// A change to a phone, field by field: `None` keeps a field as it is.
+impl From<CountryCode> for Scalar {
+    fn from(c: CountryCode) -> Self {
+        Self::Text(Text::parse(&c.0).unwrap_or_else(|_| unreachable!("a country code is short")))
+    }
+}
+
+impl From<PhoneNumber> for Scalar {
+    fn from(n: PhoneNumber) -> Self {
+        Self::Number(Number::from_u64(n.0))
+    }
+}
+
+/// A change to a phone, field by field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PhonePatch {
-    pub code_number: Option<CountryCode>,
-    /// `Some(None)` removes the number.
-    pub phone_number: Option<Option<PhoneNumber>>,
+    pub code_number: Change<Scalar>,
+    pub phone_number: Change<Scalar>,
 }
 
 impl PhonePatch {
-    pub fn apply(&self, phone: &Phone) -> Phone {
+    /// Clears both parts (a producer sent `phone: null`).
+    pub fn clear() -> Self {
+        Self {
+            code_number: Change::To(None),
+            phone_number: Change::To(None),
+        }
+    }
+
+    pub fn apply(&self, phone: &Phone, problems: &mut Vec<FieldProblem>) -> Phone {
         Phone {
             code_number: self
                 .code_number
-                .clone()
-                .unwrap_or_else(|| phone.code_number.clone()),
-            phone_number: self.phone_number.unwrap_or(phone.phone_number),
+                .apply("phone.codeNumber", &phone.code_number, problems),
+            phone_number: self
+                .phone_number
+                .apply("phone.phoneNumber", &phone.phone_number, problems),
         }
     }
 }
@@ -109,16 +132,16 @@ mod tests {
 
     #[test]
     fn a_phone_patch_changes_only_the_fields_it_names() {
-        let phone = Phone {
-            code_number: CountryCode::parse("+57").unwrap(),
-            phone_number: Some(PhoneNumber::new(3_001_112_233).unwrap()),
-        };
+        let phone = Phone::checked(
+            CountryCode::parse("+57").unwrap(),
+            Some(PhoneNumber::new(3_001_112_233).unwrap()),
+        );
         let patch = PhonePatch {
-            code_number: Some(CountryCode::parse("+1").unwrap()),
-            phone_number: None,
+            code_number: Change::To(Some(Scalar::text("1").unwrap())),
+            phone_number: Change::Keep,
         };
-        let patched = patch.apply(&phone);
-        assert_eq!(patched.code_number.as_str(), "+1");
+        let patched = patch.apply(&phone, &mut Vec::new());
+        assert_eq!(patched.code_number, Some(Scalar::text("1").unwrap()));
         assert_eq!(patched.phone_number, phone.phone_number);
     }
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::InvalidValue;
+use super::{InvalidValue, Scalar, Text};
 
 /// A free-text field of at most 200 characters (names of cities, street addresses, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,24 @@ impl ServiceId {
         &self.0
     }
 }
+
+macro_rules! into_scalar {
+    ($($t:ty => $get:expr),+ $(,)?) => {$(
+        impl From<$t> for Scalar {
+            fn from(v: $t) -> Self {
+                // Today's rules are tighter than the recorded bound.
+                Self::Text(Text::parse($get(&v)).unwrap_or_else(|_| unreachable!()))
+            }
+        }
+    )+};
+}
+
+into_scalar!(
+    ShortText => ShortText::as_str,
+    Name => Name::as_str,
+    Email => Email::as_str,
+    ServiceId => ServiceId::as_str,
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,33 +1,41 @@
-use super::{DocumentId, Email, Name, Phone, PhonePatch, ShortText, Timestamp, UserId};
+use super::change::{check_echo, no_problems};
+use super::{Change, DocumentId, FieldProblem, PatchError, Phone, PhonePatch, Scalar, Timestamp, UserId};
 
-/// A user's postal address; every part is optional.
+/// A user's postal address as recorded; every part is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Address {
-    pub city: Option<ShortText>,
-    pub country: Option<ShortText>,
-    pub zip_code: Option<ShortText>,
-    pub address: Option<ShortText>,
+    pub city: Option<Scalar>,
+    pub country: Option<Scalar>,
+    pub zip_code: Option<Scalar>,
+    pub address: Option<Scalar>,
 }
 
-/// A change to an address, part by part: `None` keeps a part, `Some(None)` removes it.
+/// A change to an address, part by part.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddressPatch {
-    pub city: Option<Option<ShortText>>,
-    pub country: Option<Option<ShortText>>,
-    pub zip_code: Option<Option<ShortText>>,
-    pub address: Option<Option<ShortText>>,
+    pub city: Change<Scalar>,
+    pub country: Change<Scalar>,
+    pub zip_code: Change<Scalar>,
+    pub address: Change<Scalar>,
 }
 
 impl AddressPatch {
-    pub fn apply(&self, a: &Address) -> Address {
-        let pick = |patch: &Option<Option<ShortText>>, old: &Option<ShortText>| {
-            patch.clone().unwrap_or_else(|| old.clone())
-        };
+    /// Clears every part (a producer sent `address: null`).
+    pub fn clear() -> Self {
+        Self {
+            city: Change::To(None),
+            country: Change::To(None),
+            zip_code: Change::To(None),
+            address: Change::To(None),
+        }
+    }
+
+    pub fn apply(&self, a: &Address, problems: &mut Vec<FieldProblem>) -> Address {
         Address {
-            city: pick(&self.city, &a.city),
-            country: pick(&self.country, &a.country),
-            zip_code: pick(&self.zip_code, &a.zip_code),
-            address: pick(&self.address, &a.address),
+            city: self.city.apply("address.city", &a.city, problems),
+            country: self.country.apply("address.country", &a.country, problems),
+            zip_code: self.zip_code.apply("address.zipCode", &a.zip_code, problems),
+            address: self.address.apply("address.address", &a.address, problems),
         }
     }
 }
@@ -37,13 +45,26 @@ impl AddressPatch {
 pub struct User {
     pub id: DocumentId,
     pub user_id: UserId,
-    pub name: Option<Name>,
-    pub email: Option<Email>,
+    pub name: Option<Scalar>,
+    pub email: Option<Scalar>,
     pub address: Address,
     pub phone: Phone,
     pub is_active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The envelope timestamp of the newest customer event applied to this user: an older
+    /// event has no effect. `None` when no timestamped event was applied (then the last write,
+    /// `updated_at`, stands in: see [`User::event_watermark`]).
+    pub last_event_at: Option<Timestamp>,
+}
+
+impl User {
+    /// Events older than this have no effect on the user. Users this service never applied a
+    /// timestamped event to (created through the API, or written by the previous service) are
+    /// as new as their last write: a replay of events that service already applied is older.
+    pub fn event_watermark(&self) -> Timestamp {
+        self.last_event_at.unwrap_or(self.updated_at)
+    }
 }
 
 /// What a client gives to create a user; the service fills in ids and times.
@@ -51,8 +72,8 @@ pub struct User {
 pub struct NewUser {
     /// A UUID v4 is generated when absent.
     pub user_id: Option<UserId>,
-    pub name: Option<Name>,
-    pub email: Option<Email>,
+    pub name: Option<Scalar>,
+    pub email: Option<Scalar>,
     pub address: Address,
     pub phone: Phone,
     pub is_active: bool,
@@ -67,22 +88,15 @@ pub struct UserEcho {
     pub created_at: Option<Timestamp>,
 }
 
-/// A partial update of a user. `None` keeps a field; for optional fields `Some(None)` clears it.
+/// A partial update of a user, field by field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserPatch {
-    pub name: Option<Option<Name>>,
-    pub email: Option<Option<Email>>,
+    pub name: Change<Scalar>,
+    pub email: Change<Scalar>,
     pub address: AddressPatch,
     pub phone: PhonePatch,
     pub is_active: Option<bool>,
     pub echo: UserEcho,
-}
-
-/// A client tried to change a value the server owns.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}` cannot be changed")]
-pub struct ImmutableField {
-    pub field: &'static str,
 }
 
 impl UserPatch {
@@ -97,19 +111,22 @@ impl UserPatch {
     /// The user after this patch. `updated_at` moves only when something changed.
     ///
     /// # Errors
-    /// When an echoed server-set value differs from the stored one.
-    pub fn apply(&self, user: &User, now: Timestamp) -> Result<User, ImmutableField> {
+    /// When an echoed server-set value differs from the stored one, or a field is changed to a
+    /// value today's rules refuse.
+    pub fn apply(&self, user: &User, now: Timestamp) -> Result<User, PatchError> {
         check_echo(self.echo.id.as_ref(), &user.id, "_id")?;
         check_echo(self.echo.user_id.as_ref(), &user.user_id, "userId")?;
         check_echo(self.echo.created_at.as_ref(), &user.created_at, "createdAt")?;
+        let mut problems = Vec::new();
         let mut next = User {
-            name: self.name.clone().unwrap_or_else(|| user.name.clone()),
-            email: self.email.clone().unwrap_or_else(|| user.email.clone()),
-            address: self.address.apply(&user.address),
-            phone: self.phone.apply(&user.phone),
+            name: self.name.apply("name", &user.name, &mut problems),
+            email: self.email.apply("email", &user.email, &mut problems),
+            address: self.address.apply(&user.address, &mut problems),
+            phone: self.phone.apply(&user.phone, &mut problems),
             is_active: self.is_active.unwrap_or(user.is_active),
             ..user.clone()
         };
+        no_problems(problems)?;
         if next != *user {
             next.updated_at = now;
         }
@@ -117,41 +134,35 @@ impl UserPatch {
     }
 }
 
-pub(crate) fn check_echo<T: PartialEq>(
-    echoed: Option<&T>,
-    stored: &T,
-    field: &'static str,
-) -> Result<(), ImmutableField> {
-    match echoed {
-        Some(v) if v != stored => Err(ImmutableField { field }),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CountryCode, PhoneNumber, parse_timestamp};
+    use crate::model::{CountryCode, ImmutableField, Name, PhoneNumber, ShortText, parse_timestamp};
+
+    fn text(s: &str) -> Scalar {
+        ShortText::parse(s).unwrap().into()
+    }
 
     fn user() -> User {
         let t = parse_timestamp("2025-01-01T00:00:00Z").unwrap();
         User {
             id: DocumentId::parse("65a1b2c3d4e5f60718293a4b").unwrap(),
             user_id: UserId::parse("u-1").unwrap(),
-            name: Some(Name::parse("Ana").unwrap()),
+            name: Some(Name::parse("Ana").unwrap().into()),
             email: None,
             address: Address {
-                city: Some(ShortText::parse("Bogotá").unwrap()),
-                country: Some(ShortText::parse("CO").unwrap()),
+                city: Some(text("Bogotá")),
+                country: Some(text("CO")),
                 ..Address::default()
             },
-            phone: Phone {
-                code_number: CountryCode::default_code(),
-                phone_number: Some(PhoneNumber::new(3_104_156_262).unwrap()),
-            },
+            phone: Phone::checked(
+                CountryCode::default_code(),
+                Some(PhoneNumber::new(3_104_156_262).unwrap()),
+            ),
             is_active: true,
             created_at: t,
             updated_at: t,
+            last_event_at: None,
         }
     }
 
@@ -163,14 +174,14 @@ mod tests {
     fn an_address_patch_merges_part_by_part() {
         let patch = UserPatch {
             address: AddressPatch {
-                city: Some(Some(ShortText::parse("Cali").unwrap())),
+                city: Change::To(Some(text("Cali"))),
                 ..AddressPatch::default()
             },
             ..UserPatch::default()
         };
         let next = patch.apply(&user(), later()).unwrap();
-        assert_eq!(next.address.city.unwrap().as_str(), "Cali");
-        assert_eq!(next.address.country.unwrap().as_str(), "CO");
+        assert_eq!(next.address.city, Some(text("Cali")));
+        assert_eq!(next.address.country, Some(text("CO")));
         assert_eq!(next.updated_at, later());
     }
 
@@ -203,15 +214,36 @@ mod tests {
             },
             ..UserPatch::default()
         };
-        assert_eq!(changed.apply(&u, later()).unwrap_err().field, "userId");
+        assert_eq!(
+            changed.apply(&u, later()).unwrap_err(),
+            PatchError::Immutable(ImmutableField { field: "userId" })
+        );
     }
 
     #[test]
     fn null_clears_an_optional_field() {
         let patch = UserPatch {
-            name: Some(None),
+            name: Change::To(None),
             ..UserPatch::default()
         };
         assert_eq!(patch.apply(&user(), later()).unwrap().name, None);
+    }
+
+    #[test]
+    fn a_stored_value_that_breaks_the_rules_may_be_echoed_but_not_set() {
+        let mut u = user();
+        u.email = Some(Scalar::text("not an e-mail").unwrap());
+        let echo = |raw: &str| UserPatch {
+            email: Change::EchoOnly {
+                value: Some(Scalar::text(raw).unwrap()),
+                problem: "must be an e-mail address".to_owned(),
+            },
+            ..UserPatch::default()
+        };
+        assert_eq!(echo("not an e-mail").apply(&u, later()).unwrap(), u);
+        let PatchError::Invalid(problems) = echo("also bad").apply(&u, later()).unwrap_err() else {
+            panic!("expected a field problem");
+        };
+        assert_eq!(problems[0].field, "email");
     }
 }

@@ -3,12 +3,12 @@
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 
-use super::{billing_oid, draft, inactive_user, join_all, phone, seq, t, uid, user};
+use super::{billing_oid, draft, inactive_user, join_all, phone, seq, t, text, uid, user};
 use crate::error::{CreateBillingError, DeleteBillingError, UpdateBillingError};
 use crate::model::{
-    Amount, Billing, BillingCursor, BillingDraft, BillingEcho, BillingId, BillingPatch,
-    BillingQuery, ImmutableField, Limit, PageRequest, Payment, PaymentChange, PhonePatch, Position,
-    ServiceId, Timestamp, User, UserId, UserKey, UserPatch,
+    Billing, BillingCursor, BillingDraft, BillingEcho, BillingId, BillingPatch, BillingQuery,
+    Change, ImmutableField, Limit, Number, PageRequest, PatchError, Payment, PaymentChange, Phone,
+    PhonePatch, Position, Scalar, Timestamp, User, UserId, UserKey, UserPatch,
 };
 use crate::ports::Repository;
 
@@ -25,7 +25,7 @@ fn ns(items: &[Billing]) -> Vec<u32> {
 
 fn paid(d: BillingDraft, on: &str) -> BillingDraft {
     BillingDraft {
-        payment: Payment::Paid { date: t(on) },
+        payment: Payment::paid(t(on)),
         ..d
     }
 }
@@ -130,8 +130,8 @@ pub async fn a_billing_copies_the_phone_its_user_has_at_that_moment<R: Repositor
     let new_phone = phone("+1", 5_551_234);
     let patch = UserPatch {
         phone: PhonePatch {
-            code_number: Some(new_phone.code_number.clone()),
-            phone_number: Some(new_phone.phone_number),
+            code_number: Change::To(new_phone.code_number.clone()),
+            phone_number: Change::To(new_phone.phone_number.clone()),
         },
         ..UserPatch::default()
     };
@@ -158,7 +158,7 @@ pub async fn a_billing_for_a_missing_user_is_refused_and_consumes_no_number<R: R
     assert_eq!(number(&repo, 2, &a.user_id).await, seq(1));
     assert_refused(&repo, 3, &ghost, false).await;
     assert_eq!(number(&repo, 4, &b.user_id).await, seq(2));
-    repo.delete_user(&key(&a)).await.expect("deleted");
+    repo.delete_user(&key(&a), t("2025-11-01")).await.expect("deleted");
     assert_refused(&repo, 5, &a.user_id, false).await;
     assert_eq!(number(&repo, 6, &b.user_id).await, seq(3));
     assert_eq!(list(&repo, &query("2025-10-01")).await, [6, 4]);
@@ -195,7 +195,7 @@ pub async fn deleted_billings_do_not_give_their_numbers_back<R: Repository>(repo
     }
     repo.delete_billing(&seq(3)).await.expect("deleted");
     assert_eq!(number(&repo, 4, &a.user_id).await, seq(4));
-    assert_eq!(repo.delete_user(&key(&a)).await.expect("deleted"), 3);
+    assert_eq!(repo.delete_user(&key(&a), t("2025-11-01")).await.expect("deleted"), 3);
     assert_eq!(number(&repo, 5, &b.user_id).await, seq(5));
 }
 
@@ -499,9 +499,9 @@ pub async fn a_billing_update_keeps_is_paid_and_the_payment_date_consistent<R: R
 
     let (n1, d1) = (t("2025-10-05T10:00:00Z"), t("2025-10-04"));
     let b = update(PaymentChange::Pay { date: Some(d1) }, n1).await;
-    assert_eq!((b.payment, b.updated_at), (Payment::Paid { date: d1 }, n1));
+    assert_eq!((b.payment, b.updated_at), (Payment::paid(d1), n1));
     let b = update(PaymentChange::Pay { date: None }, t("2025-10-06")).await;
-    assert_eq!((b.payment, b.updated_at), (Payment::Paid { date: d1 }, n1));
+    assert_eq!((b.payment, b.updated_at), (Payment::paid(d1), n1));
     let b = update(
         PaymentChange::Settle {
             date: Some(t("2025-10-07")),
@@ -509,27 +509,27 @@ pub async fn a_billing_update_keeps_is_paid_and_the_payment_date_consistent<R: R
         t("2025-10-07"),
     )
     .await;
-    assert_eq!((b.payment, b.updated_at), (Payment::Paid { date: d1 }, n1));
+    assert_eq!((b.payment, b.updated_at), (Payment::paid(d1), n1));
 
     let n3 = t("2025-10-08");
     let b = update(PaymentChange::Unpay, n3).await;
-    assert_eq!((b.payment, b.updated_at), (Payment::Unpaid, n3));
+    assert_eq!((b.payment, b.updated_at), (Payment::UNPAID, n3));
     let n4 = t("2025-10-09T11:22:33.444Z");
     let b = update(PaymentChange::Settle { date: None }, n4).await;
-    assert_eq!((b.payment, b.updated_at), (Payment::Paid { date: n4 }, n4));
+    assert_eq!((b.payment, b.updated_at), (Payment::paid(n4), n4));
 
     let n5 = t("2025-10-10");
     let patch = BillingPatch {
-        due_date: Some(t("2025-10-31")),
-        total_invoice: Some(Amount::new(7).expect("valid")),
-        service_id: Some(ServiceId::parse("svc-new").expect("valid")),
+        due_date: Change::To(Some(t("2025-10-31"))),
+        total_invoice: Change::To(Some(Number::Int(7))),
+        service_id: Change::To(Some(text("svc-new"))),
         ..BillingPatch::default()
     };
     let b = repo.update_billing(id, patch, n5).await.expect("updated");
-    assert_eq!(b.payment, Payment::Paid { date: n4 });
+    assert_eq!(b.payment, Payment::paid(n4));
     assert_eq!(
-        (b.due_date, b.total_invoice.value(), b.service_id.as_str()),
-        (t("2025-10-31"), 7, "svc-new")
+        (b.due_date, b.total_invoice, b.service_id.clone()),
+        (Some(t("2025-10-31")), Some(Number::Int(7)), Some(text("svc-new")))
     );
     assert_eq!(
         (b.created_at, b.updated_at, &b.phone),
@@ -583,7 +583,7 @@ pub async fn an_update_that_changes_a_server_set_billing_value_is_refused_and_ch
     ];
     for (echo, field) in echoes {
         let patch = BillingPatch {
-            due_date: Some(t("2025-12-01")),
+            due_date: Change::To(Some(t("2025-12-01"))),
             payment: PaymentChange::Pay { date: None },
             echo,
             ..BillingPatch::default()
@@ -592,7 +592,7 @@ pub async fn an_update_that_changes_a_server_set_billing_value_is_refused_and_ch
             .update_billing(&stored.billing_id, patch, t("2025-10-02"))
             .await;
         assert!(
-            matches!(&result, Err(UpdateBillingError::Immutable(ImmutableField { field: f })) if *f == field),
+            matches!(&result, Err(UpdateBillingError::Patch(PatchError::Immutable(ImmutableField { field: f }))) if *f == field),
             "expected Immutable({field}), got {result:?}"
         );
         assert_eq!(
@@ -601,7 +601,7 @@ pub async fn an_update_that_changes_a_server_set_billing_value_is_refused_and_ch
         );
     }
     let same = BillingPatch {
-        due_date: Some(t("2025-12-01")),
+        due_date: Change::To(Some(t("2025-12-01"))),
         echo: BillingEcho {
             id: Some(stored.id),
             billing_id: Some(stored.billing_id.clone()),
@@ -616,7 +616,7 @@ pub async fn an_update_that_changes_a_server_set_billing_value_is_refused_and_ch
         .update_billing(&stored.billing_id, same, t("2025-10-02"))
         .await
         .expect("updated");
-    assert_eq!(updated.due_date, t("2025-12-01"));
+    assert_eq!(updated.due_date, Some(t("2025-12-01")));
 }
 
 /// A deleted billing is no longer found nor listed; deleting it again, or deleting a billing
@@ -682,4 +682,157 @@ pub async fn two_hundred_concurrent_billings_get_two_hundred_consecutive_numbers
         .billing_id,
         seq(201)
     );
+}
+
+/// What the system of record stored is kept as it is: a billing without `serviceId` or
+/// `totalInvoice`, a fractional negative amount, a numeric `serviceId`, and payment states this
+/// service would not make (paid without a date, unpaid with one) read back exactly, from
+/// `find_billing` and from lists, and filter by what they say (`isPaid`).
+pub async fn recorded_billing_values_read_back_exactly_as_stored<R: Repository>(repo: R) {
+    let u = User {
+        phone: Phone {
+            code_number: Some(text("57")),
+            phone_number: Some(Scalar::Number(Number::Int(0))),
+        },
+        ..user(1)
+    };
+    create_users(&repo, [u.clone()]).await;
+    let bare = BillingDraft {
+        service_id: None,
+        total_invoice: None,
+        ..draft(1, &u.user_id, "2025-10-01", "2025-10-15")
+    };
+    let odd = BillingDraft {
+        service_id: Some(Scalar::Number(Number::Int(7))),
+        total_invoice: Some(Number::Float(-1250.75)),
+        payment: Payment {
+            is_paid: true,
+            date: None,
+        },
+        ..draft(2, &u.user_id, "2025-10-02", "2025-10-15")
+    };
+    let dated = BillingDraft {
+        payment: Payment {
+            is_paid: false,
+            date: Some(t("2025-10-03T04:05:06.007Z")),
+        },
+        ..draft(3, &u.user_id, "2025-10-03", "2025-10-15")
+    };
+    let mut stored = Vec::new();
+    for d in [bare, odd, dated] {
+        let b = create(&repo, d.clone()).await;
+        assert_eq!(
+            (&b.service_id, b.total_invoice, b.payment, &b.phone),
+            (&d.service_id, d.total_invoice, d.payment, &u.phone)
+        );
+        assert_eq!(find(&repo, &b.billing_id).await.as_ref(), Some(&b));
+        stored.push(b);
+    }
+    let listed = repo
+        .list_billings(&query("2025-10-20"))
+        .await
+        .expect("listed");
+    assert_eq!(listed.items, stored.iter().rev().cloned().collect::<Vec<_>>());
+    assert_eq!(listed.skipped, 0);
+    let mut paid = query("2025-10-20");
+    paid.is_paid = Some(true);
+    assert_eq!(list(&repo, &paid).await, [2]);
+    paid.is_paid = Some(false);
+    assert_eq!(list(&repo, &paid).await, [3, 1]);
+}
+
+/// An update of a billing whose stored values break today's rules changes only what it names,
+/// and a refused value echoed back unchanged passes: the rest stays exactly as stored.
+pub async fn an_update_of_a_recorded_billing_changes_only_what_it_names<R: Repository>(repo: R) {
+    let u = user(1);
+    create_users(&repo, [u.clone()]).await;
+    let odd = create(
+        &repo,
+        BillingDraft {
+            service_id: None,
+            total_invoice: Some(Number::Float(-0.5)),
+            payment: Payment {
+                is_paid: false,
+                date: Some(t("2025-10-03")),
+            },
+            ..draft(1, &u.user_id, "2025-10-01", "2025-10-15")
+        },
+    )
+    .await;
+    let echo = BillingPatch {
+        total_invoice: Change::EchoOnly {
+            value: Some(Number::Float(-0.5)),
+            problem: "must be a non-negative integer".to_owned(),
+        },
+        payment: PaymentChange::EchoOnly {
+            payment: odd.payment,
+            problem: "a paymentDate cannot be given with isPaid false".to_owned(),
+        },
+        due_date: Change::To(Some(t("2025-11-15"))),
+        ..BillingPatch::default()
+    };
+    let updated = repo
+        .update_billing(&odd.billing_id, echo, t("2025-10-05"))
+        .await
+        .expect("an echo of stored values passes");
+    assert_eq!(
+        updated,
+        Billing {
+            due_date: Some(t("2025-11-15")),
+            updated_at: t("2025-10-05"),
+            ..odd.clone()
+        }
+    );
+    let change = BillingPatch {
+        total_invoice: Change::EchoOnly {
+            value: Some(Number::Float(-1.5)),
+            problem: "must be a non-negative integer".to_owned(),
+        },
+        due_date: Change::To(Some(t("2025-12-15"))),
+        ..BillingPatch::default()
+    };
+    let result = repo
+        .update_billing(&odd.billing_id, change, t("2025-10-06"))
+        .await;
+    assert!(
+        matches!(&result, Err(UpdateBillingError::Patch(PatchError::Invalid(p))) if p[0].field == "totalInvoice"),
+        "expected an invalid totalInvoice, got {result:?}"
+    );
+    assert_eq!(find(&repo, &odd.billing_id).await, Some(updated));
+}
+
+/// `scan_billings` walks every billing in `_id` (insertion) order, a page at a time, whatever
+/// their generation dates, and ends with no cursor.
+pub async fn every_billing_is_scanned_in_insertion_order_a_page_at_a_time<R: Repository>(
+    repo: R,
+) {
+    let (a, b) = (user(1), user(2));
+    create_users(&repo, [a.clone(), b.clone()]).await;
+    let dates = ["2025-10-05", "2025-10-01", "2025-10-09", "2025-10-01", "2025-10-03"];
+    for (i, generated) in dates.iter().enumerate() {
+        let n = u32::try_from(i).expect("few") + 1;
+        let owner = if n % 2 == 0 { &b } else { &a };
+        create(&repo, draft(n, &owner.user_id, generated, "2025-10-20")).await;
+    }
+    let limit = Limit::new(2).expect("a valid limit");
+    let mut after = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = repo.scan_billings(after, limit).await.expect("scanned");
+        assert!(page.items.len() <= 2, "at most a page: {:?}", ns(&page.items));
+        seen.extend(ns(&page.items));
+        pages += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    assert_eq!(pages, 3);
+    let none = repo
+        .scan_billings(Some(billing_oid(5)), limit)
+        .await
+        .expect("scanned");
+    assert!(none.items.is_empty() && none.next.is_none());
 }

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::{draft, phone, seq, t, text, uid, user};
-use crate::events::{
-    CustomerEvent, DecisionContext, EventDefaults, EventType, InitialBilling, MessageId, decide,
-};
+use crate::decide::{DecisionContext, EventDefaults, decide};
 use crate::model::{
-    Address, AddressPatch, Amount, Billing, BillingId, BillingQuery, DocumentId, Name, Payment,
-    Phone, PhonePatch, ServiceId, User, UserEcho, UserId, UserKey, UserPatch, UserQuery,
+    Address, AddressPatch, Amount, Billing, BillingId, BillingQuery, Change, CustomerEvent,
+    DocumentId, EventType, InitialBilling, MessageId, Name, Number, Payment, Phone, PhonePatch,
+    Scalar, ServiceId, User, UserEcho, UserId, UserKey, UserPatch, UserQuery,
 };
 use crate::ports::{IdGenerator, Repository};
 
@@ -71,13 +70,13 @@ impl Feed {
         let ids = Arc::clone(&self.ids);
         let now = t(now);
         let outcomes = repo
-            .apply_events(events, move |event, current| {
+            .apply_events(events, move |event, subject| {
                 let ctx = DecisionContext {
                     now,
                     ids: &*ids,
                     defaults: EventDefaults::default(),
                 };
-                decide(event, current, &ctx)
+                decide(event, subject, &ctx)
             })
             .await
             .expect("apply_events works");
@@ -105,17 +104,17 @@ fn event(id: &str, kind: EventType, user_id: &str) -> CustomerEvent {
 fn profile(n: u32) -> UserPatch {
     let u = user(n);
     UserPatch {
-        name: Some(u.name),
-        email: Some(u.email),
+        name: Change::To(u.name),
+        email: Change::To(u.email),
         address: AddressPatch {
-            city: Some(u.address.city),
-            country: Some(u.address.country),
-            zip_code: Some(u.address.zip_code),
-            address: Some(u.address.address),
+            city: Change::To(u.address.city),
+            country: Change::To(u.address.country),
+            zip_code: Change::To(u.address.zip_code),
+            address: Change::To(u.address.address),
         },
         phone: PhonePatch {
-            code_number: Some(u.phone.code_number),
-            phone_number: Some(u.phone.phone_number),
+            code_number: Change::To(u.phone.code_number),
+            phone_number: Change::To(u.phone.phone_number),
         },
         is_active: None,
         echo: UserEcho::default(),
@@ -144,16 +143,16 @@ fn as_created(n: u32, id: DocumentId, at: &str) -> User {
     }
 }
 
-fn name(raw: &str) -> Name {
-    Name::parse(raw).expect("a valid test name")
+fn name(raw: &str) -> Scalar {
+    Name::parse(raw).expect("a valid test name").into()
 }
 
-fn amount(value: u64) -> Amount {
-    Amount::new(value).expect("a valid test amount")
+fn amount(value: u64) -> Number {
+    Amount::new(value).expect("a valid test amount").into()
 }
 
-fn service(raw: &str) -> ServiceId {
-    ServiceId::parse(raw).expect("a valid test serviceId")
+fn service(raw: &str) -> Scalar {
+    ServiceId::parse(raw).expect("a valid test serviceId").into()
 }
 
 /// Initial billing `number` of `owner` with the default `serviceId` and amount, generated at
@@ -164,10 +163,10 @@ fn initial(id: DocumentId, number: u64, owner: &User, generated: &str, due: &str
         billing_id: seq(number),
         user_id: owner.user_id.clone(),
         generation_date: t(generated),
-        due_date: t(due),
-        service_id: service("1"),
-        total_invoice: amount(100_000),
-        payment: Payment::Unpaid,
+        due_date: Some(t(due)),
+        service_id: Some(service("1")),
+        total_invoice: Some(amount(100_000)),
+        payment: Payment::UNPAID,
         phone: owner.phone.clone(),
         created_at: owner.created_at,
         updated_at: owner.created_at,
@@ -230,7 +229,13 @@ pub async fn a_created_event_makes_the_user_and_one_initial_billing_with_the_def
     let a = find_user(&repo, 1).await.expect("user-1 is stored");
     assert_eq!(a, as_created(1, a.id, NOW));
     let b = find_user(&repo, 2).await.expect("user-2 is stored");
-    assert_eq!(b, as_created(2, b.id, NOW));
+    assert_eq!(
+        b,
+        User {
+            last_event_at: Some(t("2025-09-30T08:00:00.125Z")),
+            ..as_created(2, b.id, NOW)
+        }
+    );
     assert_eq!(all_users(&repo).await, [a.clone(), b.clone()]);
 
     let billings = all_billings(&repo).await;
@@ -288,16 +293,16 @@ pub async fn a_created_event_takes_the_initial_billing_values_its_payload_gives<
     assert_eq!(
         first,
         Billing {
-            service_id: service("fiber-300"),
-            total_invoice: amount(89_900),
+            service_id: Some(service("fiber-300")),
+            total_invoice: Some(amount(89_900)),
             ..initial(first.id, 1, &a, "2025-09-15T12:00:00.001Z", "2025-09-20")
         }
     );
     assert_eq!(
         second,
         Billing {
-            service_id: service("mobile-10"),
-            total_invoice: amount(0),
+            service_id: Some(service("mobile-10")),
+            total_invoice: Some(amount(0)),
             ..initial(second.id, 2, &b, NOW, DUE)
         }
     );
@@ -331,8 +336,8 @@ pub async fn a_batch_replayed_twice_ends_in_the_same_users_and_billings<R: Repos
     let mut billed = created("evt-b1", 2);
     billed.initial_billing.total_invoice = Some(amount(55_000));
     let mut renamed = with(EventType::Updated, "evt-a2", 1);
-    renamed.profile.name = Some(Some(name("Customer One Renamed")));
-    renamed.profile.address.city = Some(Some(text("Cali")));
+    renamed.profile.name = Change::To(Some(name("Customer One Renamed")));
+    renamed.profile.address.city = Change::To(Some(text("Cali")));
     let mut newcomer = with(EventType::Updated, "evt-d1", 4);
     newcomer.profile = profile(4);
     let batch = vec![
@@ -421,15 +426,15 @@ pub async fn an_updated_event_merges_its_fields_and_the_address_field_by_field<R
 
     let mut update = with(EventType::Updated, "evt-2", 1);
     update.profile = UserPatch {
-        name: Some(Some(name("Ana María"))),
-        email: Some(None),
+        name: Change::To(Some(name("Ana María"))),
+        email: Change::To(None),
         address: AddressPatch {
-            city: Some(Some(text("Medellín"))),
-            zip_code: Some(None),
+            city: Change::To(Some(text("Medellín"))),
+            zip_code: Change::To(None),
             ..AddressPatch::default()
         },
         phone: PhonePatch {
-            phone_number: Some(phone("+57", 3_209_999_999).phone_number),
+            phone_number: Change::To(phone("+57", 3_209_999_999).phone_number),
             ..PhonePatch::default()
         },
         ..UserPatch::default()
@@ -512,7 +517,7 @@ pub async fn a_created_event_for_an_existing_user_merges_its_payload_and_still_b
         .await
         .expect("the test user is created");
     let mut event = created("evt-1", 1);
-    event.profile.name = Some(Some(name("Customer One, Ltd.")));
+    event.profile.name = Change::To(Some(name("Customer One, Ltd.")));
     assert_eq!(feed.apply(&repo, vec![event]).await, ["applied"]);
     let expected = User {
         name: Some(name("Customer One, Ltd.")),
@@ -670,7 +675,7 @@ pub async fn a_deleted_event_removes_the_user_and_all_their_billings<R: Reposito
 pub async fn outcomes_come_back_in_order_one_per_event<R: Repository>(repo: R) {
     let feed = Feed::default();
     let mut update = with(EventType::Updated, "evt-4", 1);
-    update.profile.name = Some(Some(name("Back Again")));
+    update.profile.name = Change::To(Some(name("Back Again")));
     let batch = vec![
         created("evt-1", 1),
         event("evt-2", EventType::Suspended, "ghost"),
@@ -725,4 +730,211 @@ pub async fn a_message_twice_in_one_batch_takes_effect_once<R: Repository>(repo:
     );
     assert_eq!(find_user(&repo, 2).await, None);
     assert_eq!(all_billings(&repo).await, billings);
+}
+
+fn at(mut e: CustomerEvent, timestamp: &str) -> CustomerEvent {
+    e.timestamp = Some(t(timestamp));
+    e
+}
+
+/// Events are ordered by their envelope timestamps: one older than the last one applied for its
+/// user is `Skipped` and changes nothing (a late `Reactivated` cannot undo a newer suspension),
+/// while events without a timestamp are taken in the order they arrive.
+pub async fn an_event_older_than_the_last_applied_for_its_user_has_no_effect<R: Repository>(
+    repo: R,
+) {
+    let feed = Feed::default();
+    let batch = vec![
+        at(created("evt-1", 1), "2025-09-01T00:00:00Z"),
+        at(with(EventType::Suspended, "evt-3", 1), "2025-09-03T00:00:00Z"),
+    ];
+    assert_eq!(feed.apply(&repo, batch).await, ["applied", "applied"]);
+    let suspended = find_user(&repo, 1).await.expect("user-1 is stored");
+    assert!(!suspended.is_active);
+    assert_eq!(suspended.last_event_at, Some(t("2025-09-03T00:00:00Z")));
+
+    let mut renamed = at(with(EventType::Updated, "evt-2b", 1), "2025-09-02T00:00:00Z");
+    renamed.profile.name = Change::To(Some(name("Too Late")));
+    let late = vec![
+        at(with(EventType::Reactivated, "evt-2", 1), "2025-09-02T00:00:00Z"),
+        renamed,
+    ];
+    assert_eq!(
+        feed.apply_at(&repo, LATER, late).await,
+        ["skipped", "skipped"]
+    );
+    assert_eq!(find_user(&repo, 1).await, Some(suspended.clone()));
+
+    let untimed = with(EventType::Reactivated, "evt-4", 1);
+    assert_eq!(
+        feed.apply_at(&repo, LATEST, vec![untimed]).await,
+        ["applied"]
+    );
+    let back = find_user(&repo, 1).await.expect("user-1 is stored");
+    assert!(back.is_active);
+    assert_eq!(back.last_event_at, suspended.last_event_at);
+}
+
+/// A deleted user leaves a tombstone dated by its `Customer.Deleted`: an older `Created` or
+/// `Updated` (a replay, a late message) is `Skipped` and brings nobody back; a newer one
+/// creates the user again, with a new initial billing.
+pub async fn a_deleted_user_is_not_brought_back_by_an_older_created_or_updated<R: Repository>(
+    repo: R,
+) {
+    let feed = Feed::default();
+    let batch = vec![
+        at(created("evt-1", 1), "2025-09-01T00:00:00Z"),
+        at(with(EventType::Deleted, "evt-9", 1), "2025-09-09T00:00:00Z"),
+    ];
+    assert_eq!(feed.apply(&repo, batch).await, ["applied", "applied"]);
+    assert_eq!(find_user(&repo, 1).await, None);
+
+    let mut updated = at(with(EventType::Updated, "evt-5", 1), "2025-09-05T00:00:00Z");
+    updated.profile = profile(1);
+    let replay = vec![at(created("evt-1b", 1), "2025-09-01T00:00:00Z"), updated];
+    assert_eq!(
+        feed.apply_at(&repo, LATER, replay).await,
+        ["skipped", "skipped"]
+    );
+    assert_eq!(find_user(&repo, 1).await, None);
+    assert_eq!(all_billings(&repo).await, []);
+
+    let again = at(created("evt-10", 1), "2025-09-10T00:00:00Z");
+    assert_eq!(feed.apply_at(&repo, LATEST, vec![again]).await, ["applied"]);
+    let u = find_user(&repo, 1).await.expect("user-1 is back");
+    assert_eq!(u.last_event_at, Some(t("2025-09-10T00:00:00Z")));
+    let billings = all_billings(&repo).await;
+    assert_eq!(billings.len(), 1, "one new initial billing: {billings:?}");
+    assert_eq!(billings[0].billing_id, seq(2));
+}
+
+/// A deletion through the API leaves a tombstone dated by its `at` too: an event older than
+/// it cannot bring the user back.
+pub async fn a_deletion_through_the_api_leaves_a_tombstone_too<R: Repository>(repo: R) {
+    let feed = Feed::default();
+    repo.create_user(user(1))
+        .await
+        .expect("the test user is created");
+    repo.delete_user(&uid("user-1").into(), t("2025-09-09T00:00:00Z"))
+        .await
+        .expect("deleted");
+    let late = at(created("evt-1", 1), "2025-09-08T23:59:59.999Z");
+    assert_eq!(feed.apply(&repo, vec![late]).await, ["skipped"]);
+    assert_eq!(find_user(&repo, 1).await, None);
+    let newer = at(created("evt-2", 1), "2025-09-09T00:00:00.001Z");
+    assert_eq!(feed.apply(&repo, vec![newer]).await, ["applied"]);
+    assert!(find_user(&repo, 1).await.is_some());
+}
+
+/// `Customer.Created` bills only a user who has no billing yet: for a user who already has one
+/// (made through the API, or by the previous service), a `Created` under another message id
+/// (a replay by a new consumer group, say) updates the user and makes no second billing.
+pub async fn a_created_event_bills_only_a_user_without_billings<R: Repository>(repo: R) {
+    let feed = Feed::default();
+    repo.create_user(user(1))
+        .await
+        .expect("the test user is created");
+    repo.create_billing(draft(1, &uid("user-1"), "2025-09-01", "2025-09-15"))
+        .await
+        .expect("the test billing is created");
+    let before = all_billings(&repo).await;
+    assert_eq!(feed.apply(&repo, vec![created("evt-1", 1)]).await, ["applied"]);
+    assert_eq!(all_billings(&repo).await, before);
+
+    assert_eq!(feed.apply(&repo, vec![created("evt-2", 2)]).await, ["applied"]);
+    assert_eq!(billings_of(&repo, &uid("user-2")).await.len(), 1);
+    assert_eq!(
+        feed.apply_at(&repo, LATER, vec![created("evt-2-replayed", 2)])
+            .await,
+        ["applied"]
+    );
+    assert_eq!(billings_of(&repo, &uid("user-2")).await.len(), 1);
+}
+
+/// Event values are kept as the producer sent them (a number for a name, a zip code as a
+/// number, a dialling code without `+`, a phone number of 0, an initial billing's fractional
+/// amount and numeric `serviceId`), and `null` in a `Customer.Updated` clears a field.
+pub async fn event_values_are_kept_as_sent_and_null_clears_them<R: Repository>(repo: R) {
+    let feed = Feed::default();
+    let mut odd = with(EventType::Created, "evt-1", 1);
+    odd.profile = UserPatch {
+        name: Change::To(Some(Scalar::Number(Number::Int(1001)))),
+        email: Change::To(Some(Scalar::text("ana at example dot com").expect("text"))),
+        address: AddressPatch {
+            zip_code: Change::To(Some(Scalar::Number(Number::Int(110_111)))),
+            address: Change::To(Some(Scalar::text(&"Cra 7 ".repeat(600)).expect("text"))),
+            ..AddressPatch::default()
+        },
+        phone: PhonePatch {
+            code_number: Change::To(Some(Scalar::text("57").expect("text"))),
+            phone_number: Change::To(Some(Scalar::Number(Number::Int(0)))),
+        },
+        ..UserPatch::default()
+    };
+    odd.initial_billing = InitialBilling {
+        service_id: Some(Scalar::Number(Number::Int(7))),
+        total_invoice: Some(Number::Float(99.5)),
+        ..InitialBilling::default()
+    };
+    assert_eq!(feed.apply(&repo, vec![odd.clone()]).await, ["applied"]);
+    let u = find_user(&repo, 1).await.expect("user-1 is stored");
+    let p = &odd.profile;
+    let sent = |c: &Change<Scalar>| match c {
+        Change::To(v) => v.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        (&u.name, &u.email, &u.address.zip_code, &u.address.address),
+        (
+            &sent(&p.name),
+            &sent(&p.email),
+            &sent(&p.address.zip_code),
+            &sent(&p.address.address)
+        )
+    );
+    assert_eq!(
+        u.phone,
+        Phone {
+            code_number: sent(&p.phone.code_number),
+            phone_number: sent(&p.phone.phone_number),
+        }
+    );
+    let b = find_billing(&repo, &seq(1)).await.expect("billing 1");
+    assert_eq!(
+        (b.service_id, b.total_invoice, b.phone),
+        (
+            Some(Scalar::Number(Number::Int(7))),
+            Some(Number::Float(99.5)),
+            u.phone.clone()
+        )
+    );
+
+    let mut cleared = with(EventType::Updated, "evt-2", 1);
+    cleared.profile = UserPatch {
+        name: Change::To(None),
+        address: AddressPatch::clear(),
+        phone: PhonePatch {
+            phone_number: Change::To(None),
+            ..PhonePatch::default()
+        },
+        ..UserPatch::default()
+    };
+    assert_eq!(
+        feed.apply_at(&repo, LATER, vec![cleared]).await,
+        ["applied"]
+    );
+    let after = find_user(&repo, 1).await.expect("user-1 is stored");
+    assert_eq!(
+        after,
+        User {
+            name: None,
+            address: Address::default(),
+            phone: Phone {
+                phone_number: None,
+                ..u.phone.clone()
+            },
+            updated_at: t(LATER),
+            ..u
+        }
+    );
 }

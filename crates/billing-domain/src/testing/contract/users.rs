@@ -5,8 +5,9 @@ use std::num::NonZeroU32;
 use super::{draft, inactive_user, seq, t, text, uid, user, user_oid};
 use crate::error::{CreateUserError, DeleteUserError, UpdateUserError};
 use crate::model::{
-    AddressPatch, BillingQuery, CountryCode, ImmutableField, Limit, PageRequest, PhonePatch,
-    Position, User, UserCursor, UserEcho, UserKey, UserPatch, UserQuery,
+    Address, AddressPatch, BillingQuery, Change, CountryCode, ImmutableField, Limit, MAX_TEXT_BYTES,
+    Number, PageRequest, PatchError, Phone, PhonePatch, Position, Scalar, User, UserCursor,
+    UserEcho, UserKey, UserPatch, UserQuery,
 };
 use crate::ports::Repository;
 
@@ -84,7 +85,7 @@ pub async fn a_key_that_could_be_both_is_looked_up_as_a_user_id_first<R: Reposit
     };
     create_users(&repo, [by_id.clone(), named_like_an_id.clone()]).await;
     assert_eq!(find(&repo, &key(&hex)).await, Some(named_like_an_id));
-    repo.delete_user(&uid(&hex).into()).await.expect("deleted");
+    repo.delete_user(&uid(&hex).into(), t("2025-11-01")).await.expect("deleted");
     assert_eq!(find(&repo, &key(&hex)).await, Some(by_id));
 }
 
@@ -234,7 +235,7 @@ pub async fn users_are_paged_by_cursor_even_when_the_cursor_user_was_deleted<R: 
     assert_eq!(listing.total, None);
     assert_eq!(ids(&listing.items), ["user-3", "user-4"]);
 
-    repo.delete_user(&by_user_id(&user(2)))
+    repo.delete_user(&by_user_id(&user(2)), t("2025-11-01"))
         .await
         .expect("deleted");
     let listing = repo
@@ -312,14 +313,14 @@ pub async fn an_update_merges_the_address_and_the_phone_field_by_field<R: Reposi
     let now = t("2025-06-01T10:00:00.456Z");
     let patch = UserPatch {
         address: AddressPatch {
-            city: Some(Some(text("Cali"))),
-            zip_code: Some(Some(text("760001"))),
-            address: Some(None),
-            country: None,
+            city: Change::To(Some(text("Cali"))),
+            zip_code: Change::To(Some(text("760001"))),
+            address: Change::To(None),
+            country: Change::Keep,
         },
         phone: PhonePatch {
-            code_number: Some(CountryCode::parse("+1").expect("valid")),
-            phone_number: None,
+            code_number: Change::To(Some(CountryCode::parse("+1").expect("valid").into())),
+            phone_number: Change::Keep,
         },
         ..UserPatch::default()
     };
@@ -331,7 +332,7 @@ pub async fn an_update_merges_the_address_and_the_phone_field_by_field<R: Reposi
     assert_eq!(updated.address.country, Some(text("CO")));
     assert_eq!(updated.address.zip_code, Some(text("760001")));
     assert_eq!(updated.address.address, None);
-    assert_eq!(updated.phone.code_number.as_str(), "+1");
+    assert_eq!(updated.phone.code_number, Some(text("+1")));
     assert_eq!(updated.phone.phone_number, u.phone.phone_number);
     assert_eq!(
         (updated.name.clone(), updated.email.clone()),
@@ -346,8 +347,8 @@ pub async fn an_update_merges_the_address_and_the_phone_field_by_field<R: Reposi
     let later = t("2025-06-02");
     let patch = UserPatch {
         phone: PhonePatch {
-            code_number: None,
-            phone_number: Some(None),
+            code_number: Change::Keep,
+            phone_number: Change::To(None),
         },
         ..UserPatch::activation(false)
     };
@@ -355,7 +356,7 @@ pub async fn an_update_merges_the_address_and_the_phone_field_by_field<R: Reposi
         .update_user(&by_user_id(&u), patch, later)
         .await
         .expect("updated");
-    assert_eq!(again.phone.code_number.as_str(), "+1");
+    assert_eq!(again.phone.code_number, Some(text("+1")));
     assert_eq!(again.phone.phone_number, None);
     assert!(!again.is_active);
     assert_eq!(again.address, updated.address);
@@ -405,20 +406,20 @@ pub async fn an_update_that_changes_a_server_set_user_value_is_refused_and_chang
     ];
     for (echo, field) in echoes {
         let patch = UserPatch {
-            name: Some(None),
+            name: Change::To(None),
             echo,
             ..UserPatch::activation(false)
         };
         let result = repo.update_user(&by_user_id(&u), patch, now).await;
         assert!(
-            matches!(&result, Err(UpdateUserError::Immutable(ImmutableField { field: f })) if *f == field),
+            matches!(&result, Err(UpdateUserError::Patch(PatchError::Immutable(ImmutableField { field: f }))) if *f == field),
             "expected Immutable({field}), got {result:?}"
         );
         assert_eq!(find(&repo, &by_user_id(&u)).await, Some(u.clone()));
     }
 
     let same = UserPatch {
-        name: Some(None),
+        name: Change::To(None),
         echo: UserEcho {
             id: Some(u.id),
             user_id: Some(u.user_id.clone()),
@@ -440,11 +441,11 @@ pub async fn an_update_that_changes_nothing_keeps_updated_at<R: Repository>(repo
     create_users(&repo, [u.clone()]).await;
     let patch = UserPatch {
         phone: PhonePatch {
-            code_number: Some(u.phone.code_number.clone()),
-            phone_number: Some(u.phone.phone_number),
+            code_number: Change::To(u.phone.code_number.clone()),
+            phone_number: Change::To(u.phone.phone_number.clone()),
         },
         address: AddressPatch {
-            city: Some(u.address.city.clone()),
+            city: Change::To(u.address.city.clone()),
             ..AddressPatch::default()
         },
         ..UserPatch::activation(true)
@@ -476,7 +477,7 @@ pub async fn deleting_a_user_removes_them_and_all_their_billings_and_counts_thos
             .expect("billing created");
     }
 
-    assert_eq!(repo.delete_user(&by_oid(&a)).await.expect("deleted"), 3);
+    assert_eq!(repo.delete_user(&by_oid(&a), t("2025-11-01")).await.expect("deleted"), 3);
     assert_eq!(find(&repo, &by_oid(&a)).await, None);
     assert_eq!(find(&repo, &by_user_id(&a)).await, None);
     for gone in [1, 3, 4] {
@@ -492,7 +493,7 @@ pub async fn deleting_a_user_removes_them_and_all_their_billings_and_counts_thos
     assert!(listing.items.is_empty());
     assert_eq!(listing.total, Some(0));
 
-    assert_eq!(repo.delete_user(&by_user_id(&c)).await.expect("deleted"), 0);
+    assert_eq!(repo.delete_user(&by_user_id(&c), t("2025-11-01")).await.expect("deleted"), 0);
     assert_eq!(find(&repo, &by_user_id(&b)).await, Some(b));
     let all = repo
         .list_billings(&BillingQuery::new(t("2025-10-01")))
@@ -505,17 +506,68 @@ pub async fn deleting_a_user_removes_them_and_all_their_billings_and_counts_thos
 pub async fn deleting_a_missing_user_is_not_found<R: Repository>(repo: R) {
     let u = user(1);
     create_users(&repo, [u.clone()]).await;
-    let result = repo.delete_user(&by_oid(&user(2))).await;
+    let result = repo.delete_user(&by_oid(&user(2)), t("2025-11-01")).await;
     assert!(
         matches!(result, Err(DeleteUserError::NotFound)),
         "expected NotFound, got {result:?}"
     );
-    repo.delete_user(&by_user_id(&u)).await.expect("deleted");
+    repo.delete_user(&by_user_id(&u), t("2025-11-01")).await.expect("deleted");
     for again in [by_user_id(&u), by_oid(&u)] {
-        let result = repo.delete_user(&again).await;
+        let result = repo.delete_user(&again, t("2025-11-01")).await;
         assert!(
             matches!(result, Err(DeleteUserError::NotFound)),
             "expected NotFound, got {result:?}"
         );
     }
+}
+
+/// A user whose values only the system of record would write (a number for a name, any text
+/// for an e-mail, a dialling code without `+`, a phone number of 0, a number for a zip code,
+/// 4 KiB of street address) is stored and read back exactly, and its tombstone-free deletion
+/// works as for any user.
+pub async fn recorded_user_values_read_back_exactly_as_stored<R: Repository>(repo: R) {
+    let long = "Calle ".repeat(682) + "1234";
+    assert_eq!(long.len(), MAX_TEXT_BYTES);
+    let recorded = User {
+        name: Some(Scalar::Number(Number::Int(42))),
+        email: Some(Scalar::text("not an e-mail, ü").expect("text")),
+        address: Address {
+            city: None,
+            country: Some(Scalar::text("").expect("text")),
+            zip_code: Some(Scalar::Number(Number::Int(110_111))),
+            address: Some(Scalar::text(&long).expect("text")),
+        },
+        phone: Phone {
+            code_number: Some(Scalar::text("57").expect("text")),
+            phone_number: Some(Scalar::Number(Number::Int(0))),
+        },
+        last_event_at: Some(t("2025-01-02T03:04:05.006Z")),
+        ..user(1)
+    };
+    let odd_phone = User {
+        name: None,
+        email: None,
+        phone: Phone {
+            code_number: None,
+            phone_number: Some(Scalar::text("+57 (310) 415-6262").expect("text")),
+        },
+        ..user(2)
+    };
+    let big = User {
+        phone: Phone {
+            code_number: Some(Scalar::Number(Number::Int(57))),
+            phone_number: Some(Scalar::Number(Number::Int(9_007_199_254_740_993))),
+        },
+        name: Some(Scalar::Number(Number::Float(3.25))),
+        ..user(3)
+    };
+    create_users(&repo, [recorded.clone(), odd_phone.clone(), big.clone()]).await;
+    for u in [&recorded, &odd_phone, &big] {
+        assert_eq!(find(&repo, &by_user_id(u)).await.as_ref(), Some(u));
+    }
+    let all = repo
+        .list_users(&UserQuery::default())
+        .await
+        .expect("listed");
+    assert_eq!(all.items, [recorded, odd_phone, big]);
 }

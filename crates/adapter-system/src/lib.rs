@@ -1,11 +1,10 @@
-//! The production clock and id generator.
+//! The production clock and id generator: the wall clock, the operating system's randomness
+//! and MongoDB's ObjectId layout, behind the domain's `Clock` and `IdGenerator` ports.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use billing_domain::{Clock, DocumentId, IdGenerator, Timestamp, UserId, to_millis_precision};
 use chrono::Utc;
-
-use crate::model::{DocumentId, Timestamp, UserId, to_millis_precision};
-use crate::ports::{Clock, IdGenerator};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
@@ -52,7 +51,7 @@ impl IdGenerator for ObjectIdGenerator {
 
     fn user_id(&self) -> UserId {
         // A hyphenated UUID always fits the userId alphabet.
-        UserId::parse(&uuid::Uuid::new_v4().to_string()).unwrap_or_else(|_| unreachable!())
+        UserId::parse_new(&uuid::Uuid::new_v4().to_string()).unwrap_or_else(|_| unreachable!())
     }
 }
 
