@@ -1,14 +1,15 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, Listing, Position, StorageError, Timestamp,
-    UpdateBillingError, UserKey,
+    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, Position, StorageError,
+    Timestamp, UpdateBillingError, UserKey,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use crate::rows::{self, BILLING_COLUMNS, int};
-use crate::users::{self, is_unique_violation};
-use crate::{SqliteStore, storage};
+use crate::SqliteStore;
+use crate::errors::{is_unique_violation, op};
+use crate::rows::{self, BILLING_COLUMNS, Sql, int, millis, number_value};
+use crate::users;
 
 pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
     conn.prepare_cached(&format!(
@@ -21,12 +22,13 @@ pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option
 fn write(conn: &Connection, b: &Billing, insert: bool) -> rusqlite::Result<usize> {
     let sql = if insert {
         format!(
-            "INSERT INTO billings ({BILLING_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+            "INSERT INTO billings ({BILLING_COLUMNS}) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
         )
     } else {
         "UPDATE billings SET billing_id=?2, user_id=?3, generation_date=?4, due_date=?5, \
-         service_id=?6, total_invoice=?7, payment_date=?8, code_number=?9, phone_number=?10, \
-         created_at=?11, updated_at=?12 WHERE id=?1"
+         service_id=?6, total_invoice=?7, is_paid=?8, payment_date=?9, code_number=?10, \
+         phone_number=?11, created_at=?12, updated_at=?13 WHERE id=?1"
             .to_owned()
     };
     conn.prepare_cached(&sql)?.execute(params![
@@ -34,12 +36,13 @@ fn write(conn: &Connection, b: &Billing, insert: bool) -> rusqlite::Result<usize
         b.billing_id.as_str(),
         b.user_id.as_str(),
         b.generation_date.timestamp_millis(),
-        b.due_date.timestamp_millis(),
-        b.service_id.as_str(),
-        int(b.total_invoice.value()),
-        b.payment.date().map(|d| d.timestamp_millis()),
-        b.phone.code_number.as_str(),
-        b.phone.phone_number.map(|n| int(n.value())),
+        millis(b.due_date),
+        Sql(b.service_id.as_ref()),
+        b.total_invoice.map(number_value),
+        b.payment.is_paid,
+        millis(b.payment.date),
+        Sql(b.phone.code_number.as_ref()),
+        Sql(b.phone.phone_number.as_ref()),
         b.created_at.timestamp_millis(),
         b.updated_at.timestamp_millis(),
     ])
@@ -82,14 +85,15 @@ fn filters(q: &BillingQuery) -> Where {
         w.bind("user_id = ?", [Value::Text(u.as_str().to_owned())]);
     }
     match q.is_paid {
-        Some(true) => w.clauses.push("payment_date IS NOT NULL".into()),
-        Some(false) => w.clauses.push("payment_date IS NULL".into()),
+        Some(true) => w.clauses.push("is_paid = 1".into()),
+        Some(false) => w.clauses.push("is_paid = 0".into()),
         None => {}
     }
     let now = Value::Integer(q.now.timestamp_millis());
+    // A billing without a due date is never overdue (`due_date < ?` is NULL for it).
     match q.overdue {
-        Some(true) => w.bind("(payment_date IS NULL AND due_date < ?)", [now]),
-        Some(false) => w.bind("NOT (payment_date IS NULL AND due_date < ?)", [now]),
+        Some(true) => w.bind("(is_paid = 0 AND due_date < ?)", [now]),
+        Some(false) => w.bind("NOT (is_paid = 0 AND IFNULL(due_date < ?, 0))", [now]),
         None => {}
     }
     if let Some(t) = q.due_before {
@@ -148,6 +152,32 @@ fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing
         },
         items,
         total: total.map(|t| u64::try_from(t).unwrap_or(0)),
+        skipped: 0,
+    })
+}
+
+fn scan(
+    conn: &Connection,
+    after: Option<DocumentId>,
+    limit: Limit,
+) -> rusqlite::Result<Listing<Billing, DocumentId>> {
+    let limit = limit.get() as usize;
+    let mut items = conn
+        .prepare_cached(&format!(
+            "SELECT {BILLING_COLUMNS} FROM billings WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2"
+        ))?
+        .query_map(
+            params![after.map(|a| a.to_string()), int(limit as u64 + 1)],
+            rows::billing,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    Ok(Listing {
+        next: if more { items.last().map(|b| b.id) } else { None },
+        items,
+        total: None,
+        skipped: 0,
     })
 }
 
@@ -158,7 +188,7 @@ pub(crate) fn create(
     // The check and the insert share the writer's transaction, so no suspension or deletion
     // can slip in between them.
     let user = users::find(conn, &UserKey::from(draft.user_id.clone()))
-        .map_err(storage)?
+        .map_err(op::<CreateBillingError>)?
         .ok_or_else(|| CreateBillingError::UserNotFound(draft.user_id.clone()))?;
     if !user.is_active {
         return Err(CreateBillingError::UserInactive(user.user_id));
@@ -166,13 +196,17 @@ pub(crate) fn create(
     let seq: i64 = conn
         .prepare_cached("UPDATE counters SET seq = seq + 1 WHERE id = 'billingId' RETURNING seq")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(storage)?;
-    let billing_id = BillingId::from_sequence(u64::try_from(seq).unwrap_or(0));
-    let billing = draft.into_billing(billing_id, user.phone);
+        .map_err(op::<CreateBillingError>)?;
+    let seq = u64::try_from(seq).ok().filter(|s| *s > 0).ok_or_else(|| {
+        StorageError::Unknown(anyhow::anyhow!(
+            "the billingId counter gave {seq}: counters.seq must be a non-negative number"
+        ))
+    })?;
+    let billing = draft.into_billing(BillingId::from_sequence(seq), user.phone);
     match write(conn, &billing, true) {
         Ok(_) => Ok(billing),
         Err(e) if is_unique_violation(&e) => Err(CreateBillingError::Duplicate(billing.billing_id)),
-        Err(e) => Err(CreateBillingError::Unknown(storage(e))),
+        Err(e) => Err(op(e)),
     }
 }
 
@@ -194,6 +228,14 @@ impl BillingRepository for SqliteStore {
         self.read(move |conn| list(conn, &query)).await
     }
 
+    async fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> Result<Listing<Billing, DocumentId>, StorageError> {
+        self.read(move |conn| scan(conn, after, limit)).await
+    }
+
     async fn update_billing(
         &self,
         id: &BillingId,
@@ -204,11 +246,11 @@ impl BillingRepository for SqliteStore {
         self.writer()
             .write(move |conn| {
                 let billing = find(conn, &id)
-                    .map_err(storage)?
+                    .map_err(op::<UpdateBillingError>)?
                     .ok_or(UpdateBillingError::NotFound)?;
                 let next = patch.apply(&billing, now)?;
                 if next != billing {
-                    write(conn, &next, false).map_err(storage)?;
+                    write(conn, &next, false).map_err(op::<UpdateBillingError>)?;
                 }
                 Ok(next)
             })
@@ -222,7 +264,7 @@ impl BillingRepository for SqliteStore {
                 let n = conn
                     .prepare_cached("DELETE FROM billings WHERE billing_id = ?1")
                     .and_then(|mut s| s.execute([id.as_str()]))
-                    .map_err(storage)?;
+                    .map_err(op::<DeleteBillingError>)?;
                 if n == 0 {
                     return Err(DeleteBillingError::NotFound);
                 }

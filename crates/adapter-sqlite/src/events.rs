@@ -3,16 +3,18 @@
 //! happened are one atomic unit.
 
 use billing_domain::{
-    CustomerEvent, Effect, EventOutcome, EventRepository, StorageError, User, UserKey,
+    CreateBillingError, CustomerEvent, Effect, EventOutcome, EventRepository, StorageError,
+    Subject, UserKey,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{SqliteStore, billings, storage, users};
+use crate::errors::storage;
+use crate::{SqliteStore, billings, users};
 
 /// An error that undoes one event only, or a storage failure that undoes the batch.
 enum Failure {
     Rejected(String),
-    Storage(anyhow::Error),
+    Storage(StorageError),
 }
 
 impl From<rusqlite::Error> for Failure {
@@ -28,36 +30,48 @@ fn seen(conn: &Connection, event: &CustomerEvent) -> rusqlite::Result<bool> {
         .map(|found| found.is_some())
 }
 
+/// What the store knows of the event's user.
+fn subject(conn: &Connection, event: &CustomerEvent) -> rusqlite::Result<Subject> {
+    let user = users::find(conn, &UserKey::from(event.user_id.clone()))?;
+    let deleted_at = match user {
+        Some(_) => None,
+        None => users::tombstone(conn, &event.user_id)?,
+    };
+    Ok(Subject {
+        user,
+        deleted_at,
+        has_billings: users::has_billings(conn, &event.user_id)?,
+    })
+}
+
 fn apply(
     conn: &Connection,
     event: &CustomerEvent,
-    decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+    decide: &impl Fn(&CustomerEvent, &Subject) -> Effect,
 ) -> Result<EventOutcome, Failure> {
-    let current = users::find(conn, &UserKey::from(event.user_id.clone()))?;
-    let billing = match decide(event, current.as_ref()) {
+    let subject = subject(conn, event)?;
+    let billing = match decide(event, &subject) {
         Effect::CreateUser { user, billing } => {
             users::write(conn, &user, true)?;
             billing
         }
         Effect::UpdateUser { user, billing } => {
-            if current.as_ref() != Some(&user) {
+            if subject.user.as_ref() != Some(&user) {
                 users::write(conn, &user, false)?;
             }
             billing
         }
-        Effect::DeleteUser => {
-            conn.prepare_cached("DELETE FROM billings WHERE user_id = ?1")?
-                .execute([event.user_id.as_str()])?;
-            conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?
-                .execute([event.user_id.as_str()])?;
+        Effect::DeleteUser { at } => {
+            if let Some(user) = &subject.user {
+                users::delete(conn, user, at)?;
+            }
             None
         }
         Effect::Skip { reason } => return Ok(EventOutcome::Skipped { reason }),
     };
     if let Some(draft) = billing {
         billings::create(conn, draft).map_err(|e| match e {
-            billing_domain::CreateBillingError::Unknown(e)
-            | billing_domain::CreateBillingError::Unavailable(e) => Failure::Storage(e),
+            CreateBillingError::Storage(e) => Failure::Storage(e),
             refused => Failure::Rejected(refused.to_string()),
         })?;
     }
@@ -67,9 +81,9 @@ fn apply(
 fn apply_batch(
     conn: &Connection,
     events: &[CustomerEvent],
-    decide: &impl Fn(&CustomerEvent, Option<&User>) -> Effect,
+    decide: &impl Fn(&CustomerEvent, &Subject) -> Effect,
     now_ms: i64,
-) -> anyhow::Result<Vec<EventOutcome>> {
+) -> Result<Vec<EventOutcome>, StorageError> {
     let mut outcomes = Vec::with_capacity(events.len());
     for event in events {
         if seen(conn, event).map_err(storage)? {
@@ -105,13 +119,11 @@ impl EventRepository for SqliteStore {
         decide: D,
     ) -> Result<Vec<EventOutcome>, StorageError>
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         let now_ms = chrono::Utc::now().timestamp_millis();
         self.writer()
-            .write(move |conn| {
-                apply_batch(conn, &events, &decide, now_ms).map_err(StorageError::Unknown)
-            })
+            .write(move |conn| apply_batch(conn, &events, &decide, now_ms))
             .await
     }
 }

@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
 
 mod billings;
+mod errors;
 mod events;
 mod readers;
 mod rows;
@@ -48,8 +49,8 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
-        let conn = schema::open_writer(&path)?;
-        schema::migrate(&conn)?;
+        let mut conn = schema::open_writer(&path)?;
+        schema::migrate(&mut conn)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
@@ -85,9 +86,4 @@ impl SqliteStore {
     fn writer(&self) -> &Writer {
         &self.inner.writer
     }
-}
-
-/// Any SQLite error that reaches a caller is a storage failure, not the request's fault.
-fn storage(e: rusqlite::Error) -> anyhow::Error {
-    anyhow::Error::new(e).context("sqlite")
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use billing_domain::StorageError;
 use rusqlite::Connection;
 
+use crate::errors::storage;
 use crate::schema;
 
 /// Read-only connections, opened on demand and kept for reuse.
@@ -31,9 +32,9 @@ impl Readers {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
-            None => schema::open_reader(&self.path)?,
+            None => schema::open_reader(&self.path).map_err(storage)?,
         };
-        let result = op(&conn).map_err(|e| StorageError::Unknown(crate::storage(e)));
+        let result = op(&conn).map_err(storage);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);

@@ -2,21 +2,21 @@
 //! parsed again on the way out: a hand-edited database must not smuggle in an invalid one.
 
 use billing_domain::{
-    Address, Amount, Billing, BillingId, CountryCode, DocumentId, Email, InvalidValue, Name,
-    Payment, Phone, PhoneNumber, ServiceId, ShortText, Timestamp, User, UserId,
-    timestamp_from_millis,
+    Address, Billing, BillingId, DocumentId, InvalidValue, Number, Payment, Phone, Scalar, Text,
+    Timestamp, User, UserId, timestamp_from_millis,
 };
-use rusqlite::Row;
-use rusqlite::types::Type;
+use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
+use rusqlite::{Row, ToSql};
 
 pub(crate) const USER_COLUMNS: &str = "id, user_id, name, email, city, country, zip_code, address, \
-     code_number, phone_number, is_active, created_at, updated_at";
+     code_number, phone_number, is_active, created_at, updated_at, last_event_at";
 
 pub(crate) const BILLING_COLUMNS: &str = "id, billing_id, user_id, generation_date, due_date, \
-     service_id, total_invoice, payment_date, code_number, phone_number, created_at, updated_at";
+     service_id, total_invoice, is_paid, payment_date, code_number, phone_number, created_at, \
+     updated_at";
 
-fn invalid(col: usize, e: InvalidValue) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e))
+fn invalid(col: usize, ty: Type, e: InvalidValue) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, ty, Box::new(e))
 }
 
 fn parsed<T>(
@@ -25,36 +25,60 @@ fn parsed<T>(
     parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
 ) -> rusqlite::Result<T> {
     let raw: String = row.get(col)?;
-    parse(&raw).map_err(|e| invalid(col, e))
-}
-
-fn parsed_opt<T>(
-    row: &Row<'_>,
-    col: usize,
-    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
-) -> rusqlite::Result<Option<T>> {
-    let raw: Option<String> = row.get(col)?;
-    raw.map(|r| parse(&r).map_err(|e| invalid(col, e)))
-        .transpose()
+    parse(&raw).map_err(|e| invalid(col, Type::Text, e))
 }
 
 fn time(row: &Row<'_>, col: usize) -> rusqlite::Result<Timestamp> {
-    timestamp_from_millis(row.get(col)?).map_err(|e| invalid(col, e))
+    timestamp_from_millis(row.get(col)?).map_err(|e| invalid(col, Type::Integer, e))
+}
+
+fn optional_time(row: &Row<'_>, col: usize) -> rusqlite::Result<Option<Timestamp>> {
+    let millis: Option<i64> = row.get(col)?;
+    millis
+        .map(|ms| timestamp_from_millis(ms).map_err(|e| invalid(col, Type::Integer, e)))
+        .transpose()
+}
+
+/// A recorded value from an `ANY` column, in the type it was stored as.
+fn scalar(row: &Row<'_>, col: usize) -> rusqlite::Result<Option<Scalar>> {
+    match row.get_ref(col)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(i) => Ok(Some(Scalar::Number(Number::Int(i)))),
+        ValueRef::Real(f) => Number::from_f64(f)
+            .map(|n| Some(Scalar::Number(n)))
+            .ok_or_else(|| invalid(col, Type::Real, InvalidValue("not finite".into()))),
+        ValueRef::Text(bytes) => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e))
+            })?;
+            Text::parse(text)
+                .map(|t| Some(Scalar::Text(t)))
+                .map_err(|e| invalid(col, Type::Text, e))
+        }
+        ValueRef::Blob(_) => Err(rusqlite::Error::InvalidColumnType(
+            col,
+            "a recorded value".into(),
+            Type::Blob,
+        )),
+    }
+}
+
+fn number(row: &Row<'_>, col: usize) -> rusqlite::Result<Option<Number>> {
+    match scalar(row, col)? {
+        None => Ok(None),
+        Some(Scalar::Number(n)) => Ok(Some(n)),
+        Some(Scalar::Text(_)) => Err(rusqlite::Error::InvalidColumnType(
+            col,
+            "a number".into(),
+            Type::Text,
+        )),
+    }
 }
 
 fn phone(row: &Row<'_>, code_col: usize) -> rusqlite::Result<Phone> {
-    let number: Option<i64> = row.get(code_col + 1)?;
-    let phone_number = number
-        .map(|n| {
-            u64::try_from(n)
-                .map_err(|_| InvalidValue("negative phone number".into()))
-                .and_then(PhoneNumber::new)
-                .map_err(|e| invalid(code_col + 1, e))
-        })
-        .transpose()?;
     Ok(Phone {
-        code_number: parsed(row, code_col, CountryCode::parse)?,
-        phone_number,
+        code_number: scalar(row, code_col)?,
+        phone_number: scalar(row, code_col + 1)?,
     })
 }
 
@@ -62,48 +86,66 @@ pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: parsed(row, 0, DocumentId::parse)?,
         user_id: parsed(row, 1, UserId::parse)?,
-        name: parsed_opt(row, 2, Name::parse)?,
-        email: parsed_opt(row, 3, Email::parse)?,
+        name: scalar(row, 2)?,
+        email: scalar(row, 3)?,
         address: Address {
-            city: parsed_opt(row, 4, ShortText::parse)?,
-            country: parsed_opt(row, 5, ShortText::parse)?,
-            zip_code: parsed_opt(row, 6, ShortText::parse)?,
-            address: parsed_opt(row, 7, ShortText::parse)?,
+            city: scalar(row, 4)?,
+            country: scalar(row, 5)?,
+            zip_code: scalar(row, 6)?,
+            address: scalar(row, 7)?,
         },
         phone: phone(row, 8)?,
         is_active: row.get(10)?,
         created_at: time(row, 11)?,
         updated_at: time(row, 12)?,
+        last_event_at: optional_time(row, 13)?,
     })
 }
 
 pub(crate) fn billing(row: &Row<'_>) -> rusqlite::Result<Billing> {
-    let total: i64 = row.get(6)?;
-    let payment_date: Option<i64> = row.get(7)?;
     Ok(Billing {
         id: parsed(row, 0, DocumentId::parse)?,
         billing_id: parsed(row, 1, BillingId::parse)?,
         user_id: parsed(row, 2, UserId::parse)?,
         generation_date: time(row, 3)?,
-        due_date: time(row, 4)?,
-        service_id: parsed(row, 5, ServiceId::parse)?,
-        total_invoice: u64::try_from(total)
-            .map_err(|_| InvalidValue("negative amount".into()))
-            .and_then(Amount::new)
-            .map_err(|e| invalid(6, e))?,
-        payment: match payment_date {
-            None => Payment::Unpaid,
-            Some(ms) => Payment::Paid {
-                date: timestamp_from_millis(ms).map_err(|e| invalid(7, e))?,
-            },
+        due_date: optional_time(row, 4)?,
+        service_id: scalar(row, 5)?,
+        total_invoice: number(row, 6)?,
+        payment: Payment {
+            is_paid: row.get(7)?,
+            date: optional_time(row, 8)?,
         },
-        phone: phone(row, 8)?,
-        created_at: time(row, 10)?,
-        updated_at: time(row, 11)?,
+        phone: phone(row, 9)?,
+        created_at: time(row, 11)?,
+        updated_at: time(row, 12)?,
     })
 }
 
-/// Every value fits an i64: amounts stop at 10^15 and phone numbers at 15 digits.
+/// A recorded value as SQL, in its own type (an `ANY` column keeps it).
+pub(crate) struct Sql<'a>(pub Option<&'a Scalar>);
+
+impl ToSql for Sql<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            None => ToSqlOutput::Owned(Value::Null),
+            Some(Scalar::Text(t)) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_str().as_bytes())),
+            Some(Scalar::Number(n)) => ToSqlOutput::Owned(number_value(*n)),
+        })
+    }
+}
+
+pub(crate) fn number_value(n: Number) -> Value {
+    match n {
+        Number::Int(i) => Value::Integer(i),
+        Number::Float(f) => Value::Real(f),
+    }
+}
+
+pub(crate) fn millis(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.timestamp_millis())
+}
+
+/// Every count fits an i64.
 pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

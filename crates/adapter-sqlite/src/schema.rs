@@ -3,34 +3,41 @@ use std::path::Path;
 use anyhow::Context;
 use rusqlite::Connection;
 
-/// Times are stored as milliseconds since the epoch, booleans as 0/1, ids as text.
-const SCHEMA: &str = "
+/// The schema version this code reads and writes (`PRAGMA user_version`).
+const VERSION: i64 = 2;
+
+/// Times are stored as milliseconds since the epoch, booleans as 0/1, ids as text. Values kept
+/// as recorded (text or a number) are `ANY` columns: SQLite keeps each value's own type there,
+/// so a number stays a number and text stays text.
+const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS users (
-    id           TEXT PRIMARY KEY,
-    user_id      TEXT NOT NULL UNIQUE,
-    name         TEXT,
-    email        TEXT,
-    city         TEXT,
-    country      TEXT,
-    zip_code     TEXT,
-    address      TEXT,
-    code_number  TEXT NOT NULL,
-    phone_number INTEGER,
-    is_active    INTEGER NOT NULL,
-    created_at   INTEGER NOT NULL,
-    updated_at   INTEGER NOT NULL
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL UNIQUE,
+    name          ANY,
+    email         ANY,
+    city          ANY,
+    country       ANY,
+    zip_code      ANY,
+    address       ANY,
+    code_number   ANY,
+    phone_number  ANY,
+    is_active     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    last_event_at INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS billings (
     id              TEXT PRIMARY KEY,
     billing_id      TEXT NOT NULL UNIQUE,
     user_id         TEXT NOT NULL,
     generation_date INTEGER NOT NULL,
-    due_date        INTEGER NOT NULL,
-    service_id      TEXT NOT NULL,
-    total_invoice   INTEGER NOT NULL,
+    due_date        INTEGER,
+    service_id      ANY,
+    total_invoice   ANY,
+    is_paid         INTEGER NOT NULL,
     payment_date    INTEGER,
-    code_number     TEXT NOT NULL,
-    phone_number    INTEGER,
+    code_number     ANY,
+    phone_number    ANY,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 ) STRICT;
@@ -46,6 +53,36 @@ CREATE TABLE IF NOT EXISTS processed_events (
     id           TEXT PRIMARY KEY,
     processed_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS deleted_users (
+    user_id    TEXT PRIMARY KEY,
+    deleted_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// Version 1 (unversioned) kept text fields as TEXT, required every billing field, and had
+/// `payment_date` alone for both `isPaid` and its date. Its tables are copied into version 2's:
+/// every value reads back as before.
+const FROM_VERSION_1: &str = "
+ALTER TABLE users RENAME TO users_v1;
+ALTER TABLE billings RENAME TO billings_v1;
+DROP INDEX IF EXISTS billings_by_generation;
+DROP INDEX IF EXISTS billings_by_user;
+DROP INDEX IF EXISTS billings_by_due;
+";
+
+const COPY_VERSION_1: &str = "
+INSERT INTO users (id, user_id, name, email, city, country, zip_code, address, code_number,
+                   phone_number, is_active, created_at, updated_at, last_event_at)
+    SELECT id, user_id, name, email, city, country, zip_code, address, code_number,
+           phone_number, is_active, created_at, updated_at, NULL FROM users_v1;
+INSERT INTO billings (id, billing_id, user_id, generation_date, due_date, service_id,
+                      total_invoice, is_paid, payment_date, code_number, phone_number,
+                      created_at, updated_at)
+    SELECT id, billing_id, user_id, generation_date, due_date, service_id, total_invoice,
+           payment_date IS NOT NULL, payment_date, code_number, phone_number, created_at,
+           updated_at FROM billings_v1;
+DROP TABLE users_v1;
+DROP TABLE billings_v1;
 ";
 
 fn configure(conn: &Connection) -> anyhow::Result<()> {
@@ -69,17 +106,46 @@ pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-pub(crate) fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-    configure(&conn)?;
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
 
-pub(crate) fn migrate(conn: &Connection) -> anyhow::Result<()> {
-    conn.execute_batch(SCHEMA)
-        .context("cannot apply the SQLite schema")
+/// Brings the database to [`VERSION`], in one transaction: a crash midway leaves the old
+/// version whole.
+pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    anyhow::ensure!(
+        version <= VERSION,
+        "the SQLite database has schema version {version}, newer than this service's {VERSION}"
+    );
+    if version == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let has_v1: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'billings')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_v1 {
+        tx.execute_batch(FROM_VERSION_1)
+            .context("cannot set aside the version 1 tables")?;
+    }
+    tx.execute_batch(TABLES)
+        .context("cannot apply the SQLite schema")?;
+    if has_v1 {
+        tx.execute_batch(COPY_VERSION_1)
+            .context("cannot copy the version 1 data")?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit().context("cannot commit the schema")?;
+    if has_v1 {
+        tracing::info!("SQLite database upgraded from schema version 1 to {VERSION}");
+    }
+    Ok(())
 }

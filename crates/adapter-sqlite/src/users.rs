@@ -1,19 +1,12 @@
 use billing_domain::{
     CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
-    User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+    User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository, timestamp_from_millis,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::rows::{self, USER_COLUMNS, int};
-use crate::{SqliteStore, storage};
-
-pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation
-    )
-}
+use crate::SqliteStore;
+use crate::errors::{is_unique_violation, op};
+use crate::rows::{self, Sql, USER_COLUMNS, int, millis};
 
 pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<User>> {
     // A text that is both a userId and an ObjectId matches by userId first.
@@ -35,30 +28,63 @@ pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<
 pub(crate) fn write(conn: &Connection, u: &User, insert: bool) -> rusqlite::Result<usize> {
     let sql = if insert {
         format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+            "INSERT INTO users ({USER_COLUMNS}) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
         )
     } else {
         "UPDATE users SET user_id=?2, name=?3, email=?4, city=?5, country=?6, zip_code=?7, \
          address=?8, code_number=?9, phone_number=?10, is_active=?11, created_at=?12, \
-         updated_at=?13 WHERE id=?1"
+         updated_at=?13, last_event_at=?14 WHERE id=?1"
             .to_owned()
     };
     let a = &u.address;
     conn.prepare_cached(&sql)?.execute(params![
         u.id.to_string(),
         u.user_id.as_str(),
-        u.name.as_ref().map(|v| v.as_str()),
-        u.email.as_ref().map(|v| v.as_str()),
-        a.city.as_ref().map(|v| v.as_str()),
-        a.country.as_ref().map(|v| v.as_str()),
-        a.zip_code.as_ref().map(|v| v.as_str()),
-        a.address.as_ref().map(|v| v.as_str()),
-        u.phone.code_number.as_str(),
-        u.phone.phone_number.map(|n| int(n.value())),
+        Sql(u.name.as_ref()),
+        Sql(u.email.as_ref()),
+        Sql(a.city.as_ref()),
+        Sql(a.country.as_ref()),
+        Sql(a.zip_code.as_ref()),
+        Sql(a.address.as_ref()),
+        Sql(u.phone.code_number.as_ref()),
+        Sql(u.phone.phone_number.as_ref()),
         u.is_active,
         u.created_at.timestamp_millis(),
         u.updated_at.timestamp_millis(),
+        millis(u.last_event_at),
     ])
+}
+
+/// Removes the user (by `_id`) and their billings, and dates the `userId`'s tombstone; returns
+/// how many billings went.
+pub(crate) fn delete(conn: &Connection, user: &User, at: Timestamp) -> rusqlite::Result<u64> {
+    let billings = conn
+        .prepare_cached("DELETE FROM billings WHERE user_id = ?1")?
+        .execute([user.user_id.as_str()])?;
+    conn.prepare_cached("DELETE FROM users WHERE id = ?1")?
+        .execute([user.id.to_string()])?;
+    conn.prepare_cached(
+        "INSERT INTO deleted_users (user_id, deleted_at) VALUES (?1, ?2) \
+         ON CONFLICT (user_id) DO UPDATE SET deleted_at = excluded.deleted_at",
+    )?
+    .execute(params![user.user_id.as_str(), at.timestamp_millis()])?;
+    Ok(billings as u64)
+}
+
+/// When a user with this `userId` was deleted last, if ever.
+pub(crate) fn tombstone(conn: &Connection, user_id: &UserId) -> rusqlite::Result<Option<Timestamp>> {
+    let millis: Option<i64> = conn
+        .prepare_cached("SELECT deleted_at FROM deleted_users WHERE user_id = ?1")?
+        .query_row([user_id.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(millis.and_then(|ms| timestamp_from_millis(ms).ok()))
+}
+
+/// Whether any billing names this `userId`.
+pub(crate) fn has_billings(conn: &Connection, user_id: &UserId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM billings WHERE user_id = ?1)")?
+        .query_row([user_id.as_str()], |r| r.get(0))
 }
 
 fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, UserCursor>> {
@@ -94,6 +120,7 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
         },
         items,
         total: total.map(|t| u64::try_from(t).unwrap_or(0)),
+        skipped: 0,
     })
 }
 
@@ -103,7 +130,7 @@ impl UserRepository for SqliteStore {
             .write(move |conn| match write(conn, &user, true) {
                 Ok(_) => Ok(user),
                 Err(e) if is_unique_violation(&e) => Err(CreateUserError::Duplicate(user.user_id)),
-                Err(e) => Err(CreateUserError::Unknown(storage(e))),
+                Err(e) => Err(op(e)),
             })
             .await
     }
@@ -131,32 +158,25 @@ impl UserRepository for SqliteStore {
         self.writer()
             .write(move |conn| {
                 let user = find(conn, &key)
-                    .map_err(storage)?
+                    .map_err(op::<UpdateUserError>)?
                     .ok_or(UpdateUserError::NotFound)?;
                 let next = patch.apply(&user, now)?;
                 if next != user {
-                    write(conn, &next, false).map_err(storage)?;
+                    write(conn, &next, false).map_err(op::<UpdateUserError>)?;
                 }
                 Ok(next)
             })
             .await
     }
 
-    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+    async fn delete_user(&self, key: &UserKey, at: Timestamp) -> Result<u64, DeleteUserError> {
         let key = key.clone();
         self.writer()
             .write(move |conn| {
                 let user = find(conn, &key)
-                    .map_err(storage)?
+                    .map_err(op::<DeleteUserError>)?
                     .ok_or(DeleteUserError::NotFound)?;
-                let billings = conn
-                    .prepare_cached("DELETE FROM billings WHERE user_id = ?1")
-                    .and_then(|mut s| s.execute([user.user_id.as_str()]))
-                    .map_err(storage)?;
-                conn.prepare_cached("DELETE FROM users WHERE id = ?1")
-                    .and_then(|mut s| s.execute([user.id.to_string()]))
-                    .map_err(storage)?;
-                Ok(billings as u64)
+                delete(conn, &user, at).map_err(op::<DeleteUserError>)
             })
             .await
     }

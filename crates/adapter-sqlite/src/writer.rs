@@ -9,19 +9,38 @@ use std::sync::mpsc;
 use std::thread;
 
 use anyhow::anyhow;
+use billing_domain::StorageError;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::errors::storage;
+
 const MAX_BATCH: usize = 512;
 
-/// What a job's error must be constructible from: a failure of the shared transaction.
-pub(crate) trait FromCommitFailure {
-    fn commit_failed(e: anyhow::Error) -> Self;
+/// Why a group transaction failed, for every job in it: its message, and whether the store was
+/// unavailable (busy, full, failing I/O) rather than broken.
+#[derive(Debug, Clone)]
+struct CommitFailure {
+    message: String,
+    unavailable: bool,
 }
 
-impl<E: From<anyhow::Error>> FromCommitFailure for E {
-    fn commit_failed(e: anyhow::Error) -> Self {
-        E::from(e)
+impl CommitFailure {
+    fn of(e: rusqlite::Error) -> Self {
+        let e = storage(e);
+        Self {
+            unavailable: e.is_unavailable(),
+            message: format!("{e:#}"),
+        }
+    }
+
+    fn error(&self) -> StorageError {
+        let e = anyhow!("sqlite commit failed: {}", self.message);
+        if self.unavailable {
+            StorageError::Unavailable(e)
+        } else {
+            StorageError::Unknown(e)
+        }
     }
 }
 
@@ -32,7 +51,7 @@ trait Job: Send {
     /// Runs the job's statements; returns whether they succeeded (and must be kept).
     fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the answer, once the transaction's fate is known.
-    fn finish(self: Box<Self>, commit: Result<(), &str>);
+    fn finish(self: Box<Self>, commit: Result<(), &CommitFailure>);
 }
 
 type Op<T, E> = Box<dyn FnOnce(&Connection) -> Result<T, E> + Send>;
@@ -43,7 +62,7 @@ struct Pending<T, E> {
     reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T: Send, E: FromCommitFailure + Send> Job for Pending<T, E> {
+impl<T: Send, E: From<StorageError> + Send> Job for Pending<T, E> {
     fn abandoned(&self) -> bool {
         self.reply.is_closed()
     }
@@ -51,19 +70,19 @@ impl<T: Send, E: FromCommitFailure + Send> Job for Pending<T, E> {
     fn run(&mut self, conn: &Connection) -> bool {
         let outcome = match self.op.take() {
             Some(op) => op(conn),
-            None => Err(E::commit_failed(anyhow!("write job ran twice"))),
+            None => Err(StorageError::Unknown(anyhow!("write job ran twice")).into()),
         };
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+    fn finish(self: Box<Self>, commit: Result<(), &CommitFailure>) {
         let outcome = match (commit, self.outcome) {
             (_, Some(Err(e))) => Err(e),
             (Ok(()), Some(Ok(v))) => Ok(v),
-            (Err(why), _) => Err(E::commit_failed(anyhow!("sqlite commit failed: {why}"))),
-            (Ok(()), None) => Err(E::commit_failed(anyhow!("write job never ran"))),
+            (Err(why), _) => Err(why.error().into()),
+            (Ok(()), None) => Err(StorageError::Unknown(anyhow!("write job never ran")).into()),
         };
         // The requester may have gone (client disconnected); the write stands regardless.
         let _ = self.reply.send(outcome);
@@ -91,7 +110,7 @@ impl Writer {
     ) -> Result<T, E>
     where
         T: Send + 'static,
-        E: FromCommitFailure + Send + 'static,
+        E: From<StorageError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Pending {
@@ -99,12 +118,12 @@ impl Writer {
             outcome: None,
             reply,
         };
-        self.jobs
-            .send(Box::new(job))
-            .map_err(|_| E::commit_failed(anyhow!("the SQLite writer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| E::commit_failed(anyhow!("the SQLite writer dropped a write")))?
+        self.jobs.send(Box::new(job)).map_err(|_| {
+            StorageError::Unavailable(anyhow!("the SQLite writer has stopped")).into()
+        })?;
+        answer.await.map_err(|_| {
+            StorageError::Unknown(anyhow!("the SQLite writer dropped a write")).into()
+        })?
     }
 }
 
@@ -118,13 +137,12 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let commit = run_batch(conn, &mut batch);
+        let commit = run_batch(conn, &mut batch).map_err(CommitFailure::of);
         if let Err(e) = &commit {
-            tracing::error!(error = %e, jobs = batch.len(), "sqlite group commit failed");
+            tracing::error!(error = %e.message, jobs = batch.len(), "sqlite group commit failed");
         }
-        let why = commit.err().map(|e| e.to_string());
         for job in batch {
-            job.finish(why.as_deref().map_or(Ok(()), Err));
+            job.finish(commit.as_ref().map(|()| ()));
         }
     }
 }
