@@ -288,7 +288,7 @@ async fn a_filter_with_a_bad_value_is_a_400_naming_it() {
         ("/api/billings?overdue=1", "overdue"),
         ("/api/billings?dueBefore=tomorrow", "dueBefore"),
         ("/api/billings?dueAfter=13/01/2025", "dueAfter"),
-        ("/api/billings?userId=has%20space", "userId"),
+        ("/api/billings?userId=", "userId"),
         ("/api/users/u1/billings?isPaid=no", "isPaid"),
         ("/api/billings/user/u1?dueAfter=2025-13-01", "dueAfter"),
     ] {

@@ -4,33 +4,33 @@ use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{
     Amount, BillingCursor, BillingEcho, BillingId, BillingPatch, BillingQuery, BillingService,
-    CountryCode, DocumentId, NewBilling, PaymentChange, Phone, PhoneNumber, Repository, ServiceId,
-    Timestamp, UserId,
+    Change, DocumentId, NewBilling, Number, Payment, PaymentChange, Phone, Repository, Scalar,
+    ServiceId, Timestamp, UserId,
 };
 use serde_json::{Map, Value, json};
 
-use crate::body::{self, Fields, Sent, boolean, parsed, timestamp, unsigned};
+use crate::body::{self, Fields, Sent, boolean, number, parsed, recorded, timestamp, unsigned};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::BillingJson;
 use crate::query::{self, Params, list_response};
 
-fn service_id(v: Value) -> Result<ServiceId, String> {
+/// Text of 1-64 printable characters; a number is kept as its decimal text (an integral
+/// float without its `.0`).
+pub(crate) fn service_id(v: Value) -> Result<Scalar, String> {
     let text = match v {
         Value::String(s) => s,
-        // A number is kept as its decimal text; an integral float loses its ".0".
-        Value::Number(n) => match unsigned(&Value::Number(n.clone())) {
-            Some(u) => u.to_string(),
-            None => n.to_string(),
-        },
+        Value::Number(_) => number(&v)
+            .ok_or_else(|| "must be a finite number".to_owned())?
+            .to_string(),
         _ => return Err("must be a string or a number".to_owned()),
     };
-    ServiceId::parse(&text).map_err(|e| e.0)
+    ServiceId::parse(&text).map(Into::into).map_err(|e| e.0)
 }
 
-fn amount(v: Value) -> Result<Amount, String> {
+pub(crate) fn amount(v: Value) -> Result<Number, String> {
     let too_big = matches!(&v, Value::Number(n) if n.as_f64().is_some_and(|f| f > 0.0));
     match unsigned(&v) {
-        Some(u) => Amount::new(u).map_err(|e| e.0),
+        Some(u) => Amount::new(u).map(Into::into).map_err(|e| e.0),
         None if too_big && v.as_f64().is_some_and(|f| f.fract() == 0.0) => {
             Err("must be at most 1000000000000000".to_owned())
         }
@@ -38,13 +38,17 @@ fn amount(v: Value) -> Result<Amount, String> {
     }
 }
 
-/// `isPaid` and `paymentDate`, read together so that they cannot disagree.
-fn payment(f: &mut Fields) -> PaymentChange {
+/// `isPaid` and `paymentDate`, read together so that they cannot disagree; a combination
+/// today's rules refuse may still be an echo of the stored one.
+pub(crate) fn payment(f: &mut Fields) -> PaymentChange {
     let is_paid = f.take_non_null("isPaid", boolean);
     let date: Option<Option<Timestamp>> = f.take("paymentDate", timestamp).into_patch();
-    PaymentChange::from_fields(is_paid, date).unwrap_or_else(|e| {
-        f.error("paymentDate", e.to_string());
-        PaymentChange::Keep
+    PaymentChange::from_fields(is_paid, date).unwrap_or_else(|e| PaymentChange::EchoOnly {
+        payment: Payment {
+            is_paid: is_paid.unwrap_or(false),
+            date: date.flatten(),
+        },
+        problem: e.to_string(),
     })
 }
 
@@ -73,14 +77,17 @@ impl CreateBillingRequest {
         let service_id = f.require("serviceId", service_id);
         let total_invoice = f.require("totalInvoice", amount);
         let payment = payment(&mut f);
+        if let PaymentChange::EchoOnly { problem, .. } = &payment {
+            f.error("paymentDate", problem.clone());
+        }
         f.finish()?;
         match (user_id, due_date, service_id, total_invoice) {
             (Some(user_id), Some(due_date), Some(service_id), Some(total_invoice)) => {
                 Ok(NewBilling {
                     user_id,
                     due_date,
-                    service_id,
-                    total_invoice,
+                    service_id: Some(service_id),
+                    total_invoice: Some(total_invoice),
                     payment,
                 })
             }
@@ -90,29 +97,33 @@ impl CreateBillingRequest {
     }
 }
 
-fn echoed_phone(v: Value) -> Result<Phone, String> {
+/// A billing's phone as a client echoes it back: any recorded values, as stored.
+pub(crate) fn echoed_phone(v: Value) -> Result<Phone, String> {
+    let wrong = || "must be the billing's phone as returned by the server".to_owned();
     let Value::Object(map) = v else {
-        return Err("must be an object".to_owned());
+        return Err(wrong());
     };
-    let code = map
-        .get("codeNumber")
-        .and_then(Value::as_str)
-        .map(CountryCode::parse);
-    let number = map
-        .get("phoneNumber")
-        .map(|n| unsigned(n).map(PhoneNumber::new));
-    let unknown = map.keys().any(|k| k != "codeNumber" && k != "phoneNumber");
-    match (code, number, unknown) {
-        (Some(Ok(code_number)), None, false) => Ok(Phone {
-            code_number,
-            phone_number: None,
-        }),
-        (Some(Ok(code_number)), Some(Some(Ok(n))), false) => Ok(Phone {
-            code_number,
-            phone_number: Some(n),
-        }),
-        _ => Err("must be the billing's phone as returned by the server".to_owned()),
+    if map.keys().any(|k| k != "codeNumber" && k != "phoneNumber") {
+        return Err(wrong());
     }
+    let part = |key: &str| match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => recorded(v).map(Some).ok_or_else(wrong),
+    };
+    Ok(Phone {
+        code_number: part("codeNumber")?,
+        phone_number: part("phoneNumber")?,
+    })
+}
+
+/// The fields of a billing update that may change, checked by today's rules (a refused value
+/// may still be an echo of the stored one).
+pub(crate) fn changes(f: &mut Fields) -> (Change<Timestamp>, Change<Scalar>, Change<Number>) {
+    (
+        f.checked("dueDate", false, timestamp, |_| None),
+        f.checked("serviceId", false, service_id, recorded),
+        f.checked("totalInvoice", false, amount, number),
+    )
 }
 
 /// The body of `PUT /api/billings/:billingId`.
@@ -137,10 +148,11 @@ impl UpdateBillingRequest {
         let _ = f.take("__v", |v| {
             unsigned(&v).ok_or_else(|| "must be an integer".to_owned())
         });
+        let (due_date, service_id, total_invoice) = changes(&mut f);
         let patch = BillingPatch {
-            due_date: f.take_non_null("dueDate", timestamp),
-            service_id: f.take_non_null("serviceId", service_id),
-            total_invoice: f.take_non_null("totalInvoice", amount),
+            due_date,
+            service_id,
+            total_invoice,
             payment: payment(&mut f),
             echo,
         };
@@ -179,7 +191,7 @@ pub(crate) fn billing_filters(params: &mut Params, query: &mut BillingQuery, wit
     query.due_after = params.timestamp("dueAfter");
 }
 
-fn billing_id(raw: &str) -> Result<BillingId, ApiError> {
+pub(crate) fn billing_id(raw: &str) -> Result<BillingId, ApiError> {
     BillingId::parse(raw)
         .map_err(|_| ApiError::new(ErrorCode::BillingNotFound, "Billing not found"))
 }

@@ -4,7 +4,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::web::{Bytes, BytesMut, Payload};
-use billing_domain::{InvalidValue, Timestamp, parse_timestamp};
+use billing_domain::{Change, InvalidValue, Number, Scalar, Timestamp, parse_timestamp};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
@@ -186,6 +186,46 @@ impl Fields {
         self.take_non_null(name, convert)
     }
 
+    /// An optional field checked by today's rules, as a [`Change`]: absent keeps it, `null`
+    /// clears it when `clearable`, a valid value sets it (in the rules' form, unless it echoes
+    /// the stored value in another: [`Change::Normalized`]). A value the rules refuse (or a `null`
+    /// for a field that cannot be cleared) is not an error yet: it may be an echo of what is
+    /// stored, which the update checks ([`Change::EchoOnly`]). `loose` reads such a value as
+    /// it would be stored; one it cannot read either is an error now.
+    pub fn checked<T: Clone + PartialEq>(
+        &mut self,
+        name: &str,
+        clearable: bool,
+        strict: impl FnOnce(Value) -> Result<T, String>,
+        loose: impl FnOnce(&Value) -> Option<T>,
+    ) -> Change<T> {
+        match self.map.remove(name) {
+            None => Change::Keep,
+            Some(Value::Null) if clearable => Change::To(None),
+            Some(Value::Null) => Change::EchoOnly {
+                value: None,
+                problem: "must not be null".to_owned(),
+            },
+            Some(v) => {
+                let as_stored = loose(&v);
+                match (strict(v), as_stored) {
+                    (Ok(t), Some(as_sent)) if as_sent != t => {
+                        Change::Normalized { value: t, as_sent }
+                    }
+                    (Ok(t), _) => Change::To(Some(t)),
+                    (Err(problem), Some(value)) => Change::EchoOnly {
+                        value: Some(value),
+                        problem,
+                    },
+                    (Err(problem), None) => {
+                        self.error(name, problem);
+                        Change::Keep
+                    }
+                }
+            }
+        }
+    }
+
     /// A nested object, taken apart with its own [`Fields`]; hand it back with
     /// [`Fields::absorb`] so that its errors and unknown fields are reported.
     pub fn nested(&mut self, name: &str) -> Sent<Self> {
@@ -221,6 +261,16 @@ impl Fields {
         self.errors
     }
 
+    /// Ends the parse of a body whose unknown fields are ignored (the previous service's
+    /// routes, whose Mongoose models dropped them).
+    ///
+    /// # Errors
+    /// A `VALIDATION_ERROR` listing every problem found.
+    pub fn finish_ignoring_unknown(mut self) -> Result<(), ApiError> {
+        self.map.clear();
+        self.finish()
+    }
+
     /// Ends the parse: any field not taken is unknown.
     ///
     /// # Errors
@@ -248,6 +298,31 @@ pub fn parsed<T>(
     parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
 ) -> impl FnOnce(Value) -> Result<T, String> {
     move |v| parse(&string(v)?).map_err(|e| e.0)
+}
+
+/// A JSON number as a stored number.
+pub fn number(v: &Value) -> Option<Number> {
+    let n = v.as_number()?;
+    n.as_i64()
+        .map(Number::Int)
+        .or_else(|| n.as_u64().map(Number::from_u64))
+        .or_else(|| n.as_f64().and_then(Number::from_f64))
+}
+
+/// A value as a recorded field stores it: text, or a number.
+pub fn recorded(v: &Value) -> Option<Scalar> {
+    match v {
+        Value::String(s) => Scalar::text(s).ok(),
+        Value::Number(_) => number(v).map(Scalar::Number),
+        _ => None,
+    }
+}
+
+/// A checked text field (`Name::parse`, ...) as the recorded value it becomes.
+pub fn text_field<T: Into<Scalar>>(
+    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+) -> impl FnOnce(Value) -> Result<Scalar, String> {
+    move |v| parsed(parse)(v).map(Into::into)
 }
 
 pub fn boolean(v: Value) -> Result<bool, String> {

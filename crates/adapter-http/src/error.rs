@@ -1,86 +1,79 @@
 //! The one place where errors become HTTP responses.
 //!
-//! Every error the API returns has a machine-readable `code` from [`ErrorCode`], whose status is
-//! fixed by the table in [`ErrorCode::status`]; a human `error` sentence; and, for problems with
-//! a particular field or query parameter, `details` naming it.
+//! Every error the API returns has a machine-readable `code` from [`ErrorCode`], whose status and
+//! meaning are fixed by its one row in the `error_codes!` table; a human `error` sentence; and,
+//! for problems with a particular field or query parameter, `details` naming it. A 503 says
+//! when to retry (`Retry-After`).
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpResponse, ResponseError};
 use billing_domain::{
-    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, GetBillingError,
-    GetUserError, ImmutableField, StorageError, UpdateBillingError, UpdateUserError,
+    CreateBillingError, CreateUserError, DeleteBillingError, DeleteUserError, FieldProblem,
+    GetBillingError, GetUserError, ImmutableField, PatchError, StorageError, UpdateBillingError,
+    UpdateUserError,
 };
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidJson,
-    ValidationError,
-    InvalidQuery,
-    ImmutableField,
-    InvalidEvent,
-    EventRejected,
-    UserInactive,
-    UserNotFound,
-    BillingNotFound,
-    NotFound,
-    MethodNotAllowed,
-    UserIdTaken,
-    BillingIdTaken,
-    PayloadTooLarge,
-    Unauthorized,
-    Forbidden,
-    RequestTimeout,
-    StorageUnavailable,
-    Internal,
+/// Declares [`ErrorCode`] from one table: each row is a code's variant, status, machine-readable
+/// name and meaning, so that nothing about a code is written twice.
+macro_rules! error_codes {
+    ($($variant:ident => $status:ident, $name:literal, $meaning:literal;)+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant),+
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status),+
+                }
+            }
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+
+            /// When the code is given, as the README's table says it.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $meaning),+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The table.
-    pub const fn status(self) -> StatusCode {
-        match self {
-            Self::InvalidJson
-            | Self::ValidationError
-            | Self::InvalidQuery
-            | Self::ImmutableField
-            | Self::InvalidEvent
-            | Self::UserInactive => StatusCode::BAD_REQUEST,
-            Self::UserNotFound | Self::BillingNotFound | Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UserIdTaken | Self::BillingIdTaken | Self::EventRejected => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidJson => "INVALID_JSON",
-            Self::ValidationError => "VALIDATION_ERROR",
-            Self::InvalidQuery => "INVALID_QUERY",
-            Self::ImmutableField => "IMMUTABLE_FIELD",
-            Self::InvalidEvent => "INVALID_EVENT",
-            Self::EventRejected => "EVENT_REJECTED",
-            Self::UserInactive => "USER_INACTIVE",
-            Self::UserNotFound => "USER_NOT_FOUND",
-            Self::BillingNotFound => "BILLING_NOT_FOUND",
-            Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::UserIdTaken => "USER_ID_TAKEN",
-            Self::BillingIdTaken => "BILLING_ID_TAKEN",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::RequestTimeout => "REQUEST_TIMEOUT",
-            Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
-            Self::Internal => "INTERNAL_ERROR",
-        }
-    }
+error_codes! {
+    InvalidJson => BAD_REQUEST, "INVALID_JSON", "the body is not a JSON object";
+    ValidationError => BAD_REQUEST, "VALIDATION_ERROR", "missing, mistyped, out-of-range, unknown or server-set fields (each in `details`)";
+    InvalidQuery => BAD_REQUEST, "INVALID_QUERY", "unknown, repeated or invalid query parameters";
+    ImmutableField => BAD_REQUEST, "IMMUTABLE_FIELD", "an update changes a server-set field";
+    InvalidEvent => BAD_REQUEST, "INVALID_EVENT", "an event that cannot be used: not JSON, no type, no payload or no `userId`";
+    UserInactive => BAD_REQUEST, "USER_INACTIVE", "a billing for a suspended user";
+    Unauthorized => UNAUTHORIZED, "UNAUTHORIZED", "no valid bearer token (with `API_TOKENS` set)";
+    Forbidden => FORBIDDEN, "FORBIDDEN", "a write with a read-only token";
+    UserNotFound => NOT_FOUND, "USER_NOT_FOUND", "unknown user";
+    BillingNotFound => NOT_FOUND, "BILLING_NOT_FOUND", "unknown billing";
+    NotFound => NOT_FOUND, "NOT_FOUND", "unknown route";
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "a known route with another method";
+    UserIdTaken => CONFLICT, "USER_ID_TAKEN", "`userId` already exists";
+    BillingIdTaken => CONFLICT, "BILLING_ID_TAKEN", "the sequence is behind the stored data (after a bad restore)";
+    EventRejected => CONFLICT, "EVENT_REJECTED", "the store refuses an event's effect (a `billingId` already taken)";
+    PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "a body over 64 KiB";
+    RequestTimeout => SERVICE_UNAVAILABLE, "REQUEST_TIMEOUT", "the request took longer than `REQUEST_TIMEOUT_SECONDS`";
+    StorageUnavailable => SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", "the store cannot be reached; retry";
+    Internal => INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "any other storage failure";
 }
+
+/// How long a client should wait before retrying a 503, in seconds.
+const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// A problem with one field of the body (`address.city`) or one query parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,16 +150,19 @@ impl ApiError {
         self.code
     }
 
-    fn storage(unavailable: bool, e: &anyhow::Error) -> Self {
-        if unavailable {
-            tracing::warn!(error = %e, "storage unavailable");
-            Self::new(
-                ErrorCode::StorageUnavailable,
-                "Storage is unavailable; try again shortly",
-            )
-        } else {
-            tracing::error!(error = ?e, "storage failure");
-            Self::new(ErrorCode::Internal, "Internal error")
+    fn storage(e: &StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(e) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                Self::new(
+                    ErrorCode::StorageUnavailable,
+                    "Storage is unavailable; try again shortly",
+                )
+            }
+            StorageError::Unknown(e) => {
+                tracing::error!(error = ?e, "storage failure");
+                Self::new(ErrorCode::Internal, "Internal error")
+            }
         }
     }
 }
@@ -183,7 +179,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut res = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        res.json(ErrorBody {
             error: &self.message,
             code: self.code.as_str(),
             details: &self.details,
@@ -201,12 +201,24 @@ impl From<ImmutableField> for ApiError {
     }
 }
 
+impl From<PatchError> for ApiError {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::Immutable(f) => f.into(),
+            PatchError::Invalid(problems) => Self::fields(
+                ErrorCode::ValidationError,
+                problems
+                    .into_iter()
+                    .map(|FieldProblem { field, message }| FieldError { field, message })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Unavailable(e) => Self::storage(true, &e),
-            StorageError::Unknown(e) => Self::storage(false, &e),
-        }
+        Self::storage(&e)
     }
 }
 
@@ -221,8 +233,7 @@ impl From<CreateUserError> for ApiError {
                 "userId",
                 format!("`{id}` is already taken"),
             ),
-            CreateUserError::Unavailable(e) => Self::storage(true, &e),
-            CreateUserError::Unknown(e) => Self::storage(false, &e),
+            CreateUserError::Storage(e) => e.into(),
         }
     }
 }
@@ -231,8 +242,7 @@ impl From<GetUserError> for ApiError {
     fn from(e: GetUserError) -> Self {
         match e {
             GetUserError::NotFound => Self::new(ErrorCode::UserNotFound, USER_NOT_FOUND),
-            GetUserError::Unavailable(e) => Self::storage(true, &e),
-            GetUserError::Unknown(e) => Self::storage(false, &e),
+            GetUserError::Storage(e) => e.into(),
         }
     }
 }
@@ -241,9 +251,8 @@ impl From<UpdateUserError> for ApiError {
     fn from(e: UpdateUserError) -> Self {
         match e {
             UpdateUserError::NotFound => Self::new(ErrorCode::UserNotFound, USER_NOT_FOUND),
-            UpdateUserError::Immutable(f) => f.into(),
-            UpdateUserError::Unavailable(e) => Self::storage(true, &e),
-            UpdateUserError::Unknown(e) => Self::storage(false, &e),
+            UpdateUserError::Patch(p) => p.into(),
+            UpdateUserError::Storage(e) => e.into(),
         }
     }
 }
@@ -252,8 +261,7 @@ impl From<DeleteUserError> for ApiError {
     fn from(e: DeleteUserError) -> Self {
         match e {
             DeleteUserError::NotFound => Self::new(ErrorCode::UserNotFound, USER_NOT_FOUND),
-            DeleteUserError::Unavailable(e) => Self::storage(true, &e),
-            DeleteUserError::Unknown(e) => Self::storage(false, &e),
+            DeleteUserError::Storage(e) => e.into(),
         }
     }
 }
@@ -276,8 +284,7 @@ impl From<CreateBillingError> for ApiError {
                 "billingId",
                 format!("`{id}` is already taken; the billingId counter is behind the data"),
             ),
-            CreateBillingError::Unavailable(e) => Self::storage(true, &e),
-            CreateBillingError::Unknown(e) => Self::storage(false, &e),
+            CreateBillingError::Storage(e) => e.into(),
         }
     }
 }
@@ -286,8 +293,7 @@ impl From<GetBillingError> for ApiError {
     fn from(e: GetBillingError) -> Self {
         match e {
             GetBillingError::NotFound => Self::new(ErrorCode::BillingNotFound, BILLING_NOT_FOUND),
-            GetBillingError::Unavailable(e) => Self::storage(true, &e),
-            GetBillingError::Unknown(e) => Self::storage(false, &e),
+            GetBillingError::Storage(e) => e.into(),
         }
     }
 }
@@ -298,9 +304,8 @@ impl From<UpdateBillingError> for ApiError {
             UpdateBillingError::NotFound => {
                 Self::new(ErrorCode::BillingNotFound, BILLING_NOT_FOUND)
             }
-            UpdateBillingError::Immutable(f) => f.into(),
-            UpdateBillingError::Unavailable(e) => Self::storage(true, &e),
-            UpdateBillingError::Unknown(e) => Self::storage(false, &e),
+            UpdateBillingError::Patch(p) => p.into(),
+            UpdateBillingError::Storage(e) => e.into(),
         }
     }
 }
@@ -311,8 +316,7 @@ impl From<DeleteBillingError> for ApiError {
             DeleteBillingError::NotFound => {
                 Self::new(ErrorCode::BillingNotFound, BILLING_NOT_FOUND)
             }
-            DeleteBillingError::Unavailable(e) => Self::storage(true, &e),
-            DeleteBillingError::Unknown(e) => Self::storage(false, &e),
+            DeleteBillingError::Storage(e) => e.into(),
         }
     }
 }

@@ -52,11 +52,7 @@ pub async fn post<R: Repository>(
             })));
         }
     };
-    let outcome = svc
-        .apply_events(vec![event.clone()])
-        .await?
-        .pop()
-        .unwrap_or(EventOutcome::Applied);
+    let outcome = svc.apply_event(event.clone()).await?;
     count(&req, event.kind.as_str(), outcome.as_str());
     let mut body = json!({
         "outcome": outcome.as_str(),

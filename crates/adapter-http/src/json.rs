@@ -1,34 +1,66 @@
 //! Response bodies: the JSON names and shapes existing clients use (those of the previous
-//! Node/Mongoose service), dates as RFC 3339 UTC with milliseconds.
+//! Node/Mongoose service), dates as RFC 3339 UTC with milliseconds. Recorded values go out as
+//! they are stored: text as strings, numbers as numbers (as JavaScript prints them), a missing
+//! optional billing field as `null`.
 
-use billing_domain::{Address, Billing, Phone, Timestamp, User};
+use billing_domain::{Address, Billing, Number, Phone, Scalar, Timestamp, User};
 use chrono::SecondsFormat;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 pub fn date(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A number as JSON: an integer, or a float.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberJson(pub Number);
+
+impl Serialize for NumberJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Number::Int(i) => s.serialize_i64(i),
+            Number::Float(f) => s.serialize_f64(f),
+        }
+    }
+}
+
+/// A recorded value as JSON, in its own type.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarJson<'a>(pub &'a Scalar);
+
+impl Serialize for ScalarJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Scalar::Text(t) => s.serialize_str(t.as_str()),
+            Scalar::Number(n) => NumberJson(*n).serialize(s),
+        }
+    }
+}
+
+fn scalar(v: &Option<Scalar>) -> Option<ScalarJson<'_>> {
+    v.as_ref().map(ScalarJson)
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    city: Option<&'a str>,
+    city: Option<ScalarJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    country: Option<&'a str>,
+    country: Option<ScalarJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    zip_code: Option<&'a str>,
+    zip_code: Option<ScalarJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    address: Option<&'a str>,
+    address: Option<ScalarJson<'a>>,
 }
 
 impl<'a> From<&'a Address> for AddressJson<'a> {
     fn from(a: &'a Address) -> Self {
         Self {
-            city: a.city.as_ref().map(|v| v.as_str()),
-            country: a.country.as_ref().map(|v| v.as_str()),
-            zip_code: a.zip_code.as_ref().map(|v| v.as_str()),
-            address: a.address.as_ref().map(|v| v.as_str()),
+            city: scalar(&a.city),
+            country: scalar(&a.country),
+            zip_code: scalar(&a.zip_code),
+            address: scalar(&a.address),
         }
     }
 }
@@ -36,16 +68,17 @@ impl<'a> From<&'a Address> for AddressJson<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneJson<'a> {
-    code_number: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    phone_number: Option<u64>,
+    code_number: Option<ScalarJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<ScalarJson<'a>>,
 }
 
 impl<'a> From<&'a Phone> for PhoneJson<'a> {
     fn from(p: &'a Phone) -> Self {
         Self {
-            code_number: p.code_number.as_str(),
-            phone_number: p.phone_number.map(|n| n.value()),
+            code_number: scalar(&p.code_number),
+            phone_number: scalar(&p.phone_number),
         }
     }
 }
@@ -57,9 +90,9 @@ pub struct UserJson<'a> {
     id: String,
     user_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    name: Option<ScalarJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<&'a str>,
+    email: Option<ScalarJson<'a>>,
     address: AddressJson<'a>,
     phone: PhoneJson<'a>,
     is_active: bool,
@@ -74,8 +107,8 @@ impl<'a> From<&'a User> for UserJson<'a> {
         Self {
             id: u.id.to_string(),
             user_id: u.user_id.as_str(),
-            name: u.name.as_ref().map(|v| v.as_str()),
-            email: u.email.as_ref().map(|v| v.as_str()),
+            name: scalar(&u.name),
+            email: scalar(&u.email),
             address: (&u.address).into(),
             phone: (&u.phone).into(),
             is_active: u.is_active,
@@ -94,9 +127,9 @@ pub struct BillingJson<'a> {
     user_id: &'a str,
     billing_id: &'a str,
     generation_date: String,
-    due_date: String,
-    service_id: &'a str,
-    total_invoice: u64,
+    due_date: Option<String>,
+    service_id: Option<ScalarJson<'a>>,
+    total_invoice: Option<NumberJson>,
     is_paid: bool,
     payment_date: Option<String>,
     phone: PhoneJson<'a>,
@@ -116,11 +149,11 @@ impl<'a> From<&'a Billing> for BillingJson<'a> {
             user_id: b.user_id.as_str(),
             billing_id: b.billing_id.as_str(),
             generation_date: date(b.generation_date),
-            due_date: date(b.due_date),
-            service_id: b.service_id.as_str(),
-            total_invoice: b.total_invoice.value(),
-            is_paid: b.payment.is_paid(),
-            payment_date: b.payment.date().map(date),
+            due_date: b.due_date.map(date),
+            service_id: scalar(&b.service_id),
+            total_invoice: b.total_invoice.map(NumberJson),
+            is_paid: b.payment.is_paid,
+            payment_date: b.payment.date.map(date),
             phone: (&b.phone).into(),
             created_at: date(b.created_at),
             updated_at: date(b.updated_at),

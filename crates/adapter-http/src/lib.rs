@@ -8,6 +8,7 @@ mod body;
 pub mod error;
 mod events;
 mod json;
+mod legacy;
 pub mod metrics;
 mod openapi;
 pub mod ops;
@@ -98,6 +99,12 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(delete "/api/billings/{billingId}", s::DELETE_BILLING, billings::delete::<R>),
         op!(post "/api/billings/{billingId}/pay", s::PAY_BILLING, billings::pay::<R>),
         op!(post "/api/events", s::POST_EVENT, events::post::<R>),
+        op!(get "/billings", s::NODE_LIST_BILLINGS, legacy::list_all::<R>),
+        op!(post "/billings", s::NODE_CREATE_BILLING, legacy::create::<R>),
+        op!(get "/billings/user/{userId}", s::NODE_USER_BILLINGS, legacy::user_billings::<R>),
+        op!(get "/billings/{billingId}", s::NODE_GET_BILLING, legacy::get::<R>),
+        op!(put "/billings/{billingId}", s::NODE_UPDATE_BILLING, legacy::update::<R>),
+        op!(delete "/billings/{billingId}", s::NODE_DELETE_BILLING, legacy::delete::<R>),
     ]
 }
 
@@ -134,6 +141,7 @@ fn cors(origins: &[String]) -> Cors {
         .expose_headers([
             header::LINK,
             header::HeaderName::from_static("x-total-count"),
+            header::HeaderName::from_static(query::SKIPPED),
             ops::REQUEST_ID,
         ])
         .max_age(3600);

@@ -75,6 +75,13 @@ spec!(DELETE_BILLING, "deleteBilling", "billings", "Delete a billing", query: &[
 spec!(PAY_BILLING, "payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", query: &[], body: Some(("Payment", false)), ok: (200, "Billing"), errors: &[400, 401, 403, 404, 413, 503]);
 spec!(POST_EVENT, "postEvent", "events", "Apply one customer event, as the Kafka consumer does", query: &[], body: Some(("Event", true)), ok: (200, "EventResult"), errors: &[400, 401, 403, 409, 413, 503]);
 
+spec!(NODE_LIST_BILLINGS, "nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", query: &[], body: None, ok: (200, "[Billing]"), errors: &[401, 403, 503]);
+spec!(NODE_CREATE_BILLING, "nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", query: &[], body: Some(("NodeNewBilling", true)), ok: (201, "Billing"), errors: &[400, 401, 403, 404, 409, 413, 503]);
+spec!(NODE_USER_BILLINGS, "nodeUserBillings", "node", "Every billing of a userId, newest first; [] when none", query: &[], body: None, ok: (200, "[Billing]"), errors: &[401, 403, 503]);
+spec!(NODE_GET_BILLING, "nodeGetBilling", "node", "A billing and its user now, in the previous service's shape", query: &[], body: None, ok: (200, "NodeBillingWithUser"), errors: &[401, 403, 404, 503]);
+spec!(NODE_UPDATE_BILLING, "nodeUpdateBilling", "node", "Partial update (server-set and unknown fields ignored; billingId and userId cannot change)", query: &[], body: Some(("BillingUpdate", true)), ok: (200, "Billing"), errors: &[400, 401, 403, 404, 413, 503]);
+spec!(NODE_DELETE_BILLING, "nodeDeleteBilling", "node", "Delete a billing", query: &[], body: None, ok: (200, "Deleted"), errors: &[401, 403, 404, 503]);
+
 fn query_schema(name: &str) -> Value {
     match name {
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }),
@@ -176,7 +183,7 @@ fn operation(path: &str, spec: &Spec) -> Value {
             "content": { "application/json": { "schema": schema_ref(body) } },
         });
     }
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/") || path.starts_with("/billings") {
         op["security"] = json!([{ "bearer": [] }, {}]);
     }
     op
@@ -212,6 +219,16 @@ fn schemas() -> Value {
             "address": { "type": ["string", "null"], "maxLength": 200 },
         },
     });
+    // What a stored user or billing holds: values the system of record wrote, as it wrote them.
+    let recorded = json!({ "type": ["string", "number"] });
+    let recorded_address = json!({
+        "type": "object",
+        "properties": { "city": recorded, "country": recorded, "zipCode": recorded, "address": recorded },
+    });
+    let recorded_phone = json!({
+        "type": "object",
+        "properties": { "codeNumber": recorded, "phoneNumber": recorded },
+    });
     let phone = json!({
         "type": "object", "additionalProperties": false,
         "properties": {
@@ -230,9 +247,9 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["_id", "userId", "address", "phone", "isActive", "createdAt", "updatedAt"],
             "properties": {
-                "_id": { "type": "string", "pattern": "^[0-9a-f]{24}$" }, "userId": user_id,
-                "name": { "type": "string" }, "email": { "type": "string", "format": "email" },
-                "address": address, "phone": phone, "isActive": { "type": "boolean" },
+                "_id": { "type": "string", "pattern": "^[0-9a-f]{24}$" }, "userId": { "type": "string" },
+                "name": recorded, "email": recorded,
+                "address": recorded_address, "phone": recorded_phone, "isActive": { "type": "boolean" },
                 "createdAt": date, "updatedAt": date, "__v": { "type": "integer" },
             },
         },
@@ -256,11 +273,12 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["_id", "userId", "billingId", "generationDate", "dueDate", "serviceId", "totalInvoice", "isPaid", "paymentDate", "phone", "createdAt", "updatedAt"],
             "properties": {
-                "_id": { "type": "string" }, "userId": user_id,
+                "_id": { "type": "string" }, "userId": { "type": "string" },
                 "billingId": { "type": "string", "examples": ["000000001"] },
-                "generationDate": date, "dueDate": date, "serviceId": { "type": "string" },
-                "totalInvoice": { "type": "integer", "minimum": 0 }, "isPaid": { "type": "boolean" },
-                "paymentDate": { "type": ["string", "null"], "format": "date-time" }, "phone": phone,
+                "generationDate": date, "dueDate": { "type": ["string", "null"], "format": "date-time" },
+                "serviceId": { "type": ["string", "number", "null"] },
+                "totalInvoice": { "type": ["number", "null"] }, "isPaid": { "type": "boolean" },
+                "paymentDate": { "type": ["string", "null"], "format": "date-time" }, "phone": recorded_phone,
                 "createdAt": date, "updatedAt": date, "__v": { "type": "integer" },
                 "user": { "oneOf": [{ "$ref": "#/components/schemas/User" }, { "type": "null" }], "description": "With ?expand=user" },
             },
@@ -279,6 +297,22 @@ fn schemas() -> Value {
             "properties": {
                 "dueDate": date, "serviceId": service_id, "totalInvoice": amount,
                 "isPaid": { "type": "boolean" }, "paymentDate": { "type": ["string", "null"], "format": "date-time" },
+            },
+        },
+        "NodeNewBilling": {
+            "type": "object",
+            "description": "As the previous service took it: _id, billingId, generationDate, phone, createdAt, updatedAt, __v and unknown fields are ignored.",
+            "required": ["userId", "dueDate"],
+            "properties": {
+                "userId": { "type": "string" }, "dueDate": date, "serviceId": service_id, "totalInvoice": amount,
+                "isPaid": { "type": "boolean", "default": false }, "paymentDate": { "type": ["string", "null"], "format": "date-time" },
+            },
+        },
+        "NodeBillingWithUser": {
+            "type": "object",
+            "properties": {
+                "billing": { "type": "object" },
+                "user": { "type": "object", "description": "userId, address, currentPhone, isActive; {} when the user is gone" },
             },
         },
         "Payment": { "type": "object", "additionalProperties": false, "properties": { "paymentDate": date } },

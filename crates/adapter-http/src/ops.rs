@@ -114,12 +114,14 @@ impl Default for HttpOptions {
     }
 }
 
-type Check = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+/// Whether the store can serve now; why not, when it cannot.
+type Check =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// How the HTTP layer learns about the rest of the service, for readiness and metrics.
 #[derive(Clone)]
 pub struct Probes {
-    /// Whether the store answers now.
+    /// Whether the store can serve now (answers, and is prepared), and why not.
     pub storage: Check,
     /// `disabled`, `connecting`, `running`, `degraded` or `stopped`.
     pub consumer: Arc<dyn Fn() -> &'static str + Send + Sync>,
@@ -136,7 +138,7 @@ impl std::fmt::Debug for Probes {
 impl Default for Probes {
     fn default() -> Self {
         Self {
-            storage: Arc::new(|| Box::pin(async { true })),
+            storage: Arc::new(|| Box::pin(async { Ok(()) })),
             consumer: Arc::new(|| "disabled"),
             refresh_metrics: Arc::new(|_| {}),
         }
@@ -320,17 +322,20 @@ pub(crate) async fn healthz() -> HttpResponse {
 pub(crate) async fn readyz(probes: Data<Probes>) -> HttpResponse {
     let storage = (probes.storage)().await;
     let consumer = (probes.consumer)();
-    let body = json!({
-        "status": if storage { "ready" } else { "not ready" },
-        "storage": if storage { "ok" } else { "unreachable" },
-        "consumer": consumer,
-    });
     // The consumer's state is reported, not required: a degraded consumer keeps retrying, and
     // taking the pod out of service would stop HTTP too.
-    if storage {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+    match storage {
+        Ok(()) => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "storage": "ok",
+            "consumer": consumer,
+        })),
+        Err(reason) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not ready",
+            "storage": "unreachable",
+            "reason": reason,
+            "consumer": consumer,
+        })),
     }
 }
 

@@ -148,9 +148,12 @@ pub fn none(req: &HttpRequest) -> Result<(), ApiError> {
     Params::parse(req)?.finish().map(drop)
 }
 
+/// Stored documents in a page's range that are not items at all, left out of it.
+pub const SKIPPED: &str = "x-skipped-count";
+
 /// The response for one page: a plain JSON array (old clients expect arrays), a
-/// `Link: <...>; rel="next"` header when there is a next page, and `X-Total-Count` on `page`
-/// requests.
+/// `Link: <...>; rel="next"` header when there is a next page, `X-Total-Count` on `page`
+/// requests, and `X-Skipped-Count` when stored documents that are not items were left out.
 pub fn list_response<T, C>(
     req: &HttpRequest,
     filters: &[(String, String)],
@@ -172,6 +175,9 @@ pub fn list_response<T, C>(
     }
     if let Some(total) = listing.total {
         res.insert_header(("X-Total-Count", total.to_string()));
+    }
+    if listing.skipped > 0 {
+        res.insert_header((SKIPPED, listing.skipped.to_string()));
     }
     res.json(items)
 }

@@ -3,36 +3,46 @@
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{
-    Address, AddressPatch, BillingCursor, BillingQuery, BillingService, CountryCode, DocumentId,
-    Email, Name, NewUser, Phone, PhoneNumber, PhonePatch, Repository, ShortText, UserCursor,
-    UserEcho, UserId, UserKey, UserPatch, UserQuery,
+    Address, AddressPatch, BillingCursor, BillingQuery, BillingService, Change, CountryCode,
+    DocumentId, Email, Name, NewUser, PatchError, Phone, PhoneNumber, PhonePatch, Repository,
+    Scalar, ShortText, UserCursor, UserEcho, UserId, UserKey, UserPatch, UserQuery,
 };
 use serde_json::{Map, Value, json};
 
 use crate::billings::billing_filters;
-use crate::body::{self, Fields, Sent, boolean, parsed, timestamp, unsigned};
+use crate::body::{self, Fields, Sent, boolean, parsed, recorded, text_field, timestamp, unsigned};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::{BillingJson, UserJson};
 use crate::query::{self, Params, list_response};
+
+/// A text field checked by today's rules; `null` clears it.
+fn text(
+    f: &mut Fields,
+    name: &str,
+    parse: fn(&str) -> Result<ShortText, billing_domain::InvalidValue>,
+) -> Change<Scalar> {
+    f.checked(name, true, text_field(parse), recorded)
+}
 
 fn address_patch(fields: &mut Fields) -> AddressPatch {
     let Sent::Value(mut a) = fields.nested("address") else {
         return AddressPatch::default();
     };
     let patch = AddressPatch {
-        city: a.take("city", parsed(ShortText::parse)).into_patch(),
-        country: a.take("country", parsed(ShortText::parse)).into_patch(),
-        zip_code: a.take("zipCode", parsed(ShortText::parse)).into_patch(),
-        address: a.take("address", parsed(ShortText::parse)).into_patch(),
+        city: text(&mut a, "city", ShortText::parse),
+        country: text(&mut a, "country", ShortText::parse),
+        zip_code: text(&mut a, "zipCode", ShortText::parse),
+        address: text(&mut a, "address", ShortText::parse),
     };
     fields.absorb(a);
     patch
 }
 
-fn phone_number(v: Value) -> Result<PhoneNumber, String> {
+fn phone_number(v: Value) -> Result<Scalar, String> {
     unsigned(&v)
         .ok_or_else(|| "must be a positive integer of at most 15 digits".to_owned())
         .and_then(|n| PhoneNumber::new(n).map_err(|e| e.0))
+        .map(Into::into)
 }
 
 pub(crate) fn phone_patch(fields: &mut Fields) -> PhonePatch {
@@ -40,11 +50,24 @@ pub(crate) fn phone_patch(fields: &mut Fields) -> PhonePatch {
         return PhonePatch::default();
     };
     let patch = PhonePatch {
-        code_number: p.take_non_null("codeNumber", parsed(CountryCode::parse)),
-        phone_number: p.take("phoneNumber", phone_number).into_patch(),
+        code_number: p.checked(
+            "codeNumber",
+            false,
+            text_field(CountryCode::parse),
+            recorded,
+        ),
+        phone_number: p.checked("phoneNumber", true, phone_number, recorded),
     };
     fields.absorb(p);
     patch
+}
+
+fn name(f: &mut Fields) -> Change<Scalar> {
+    f.checked("name", true, text_field(Name::parse), recorded)
+}
+
+fn email(f: &mut Fields) -> Change<Scalar> {
+    f.checked("email", true, text_field(Email::parse), recorded)
 }
 
 /// The body of `POST /api/users`.
@@ -59,16 +82,31 @@ impl CreateUserRequest {
         for server_set in ["_id", "createdAt", "updatedAt", "__v"] {
             f.forbid(server_set);
         }
-        let new = NewUser {
-            user_id: f.take_non_null("userId", parsed(UserId::parse)),
-            name: f.take("name", parsed(Name::parse)).value(),
-            email: f.take("email", parsed(Email::parse)).value(),
-            address: address_patch(&mut f).apply(&Address::default()),
-            phone: phone_patch(&mut f).apply(&Phone::default()),
-            is_active: f.take_non_null("isActive", boolean).unwrap_or(true),
-        };
+        let user_id = f.take_non_null("userId", parsed(UserId::parse_new));
+        let name = name(&mut f);
+        let email = email(&mut f);
+        let address = address_patch(&mut f);
+        let phone = phone_patch(&mut f);
+        let is_active = f.take_non_null("isActive", boolean).unwrap_or(true);
         f.finish()?;
-        Ok(new)
+        // A new user has nothing stored to echo: every value must pass today's rules.
+        let mut problems = Vec::new();
+        let new = NewUser {
+            user_id,
+            name: name.apply("name", &None, &mut problems),
+            email: email.apply("email", &None, &mut problems),
+            address: address.apply(&Address::default(), &mut problems),
+            phone: phone.apply(
+                &Phone::checked(CountryCode::default_code(), None),
+                &mut problems,
+            ),
+            is_active,
+        };
+        if problems.is_empty() {
+            Ok(new)
+        } else {
+            Err(PatchError::Invalid(problems).into())
+        }
     }
 }
 
@@ -78,7 +116,8 @@ pub struct UpdateUserRequest(pub Map<String, Value>);
 
 impl UpdateUserRequest {
     /// # Errors
-    /// `VALIDATION_ERROR` naming every invalid or unknown field.
+    /// `VALIDATION_ERROR` naming every invalid or unknown field; values today's rules refuse
+    /// are checked against the stored user (an unchanged echo passes).
     pub fn try_into_domain(self) -> Result<UserPatch, ApiError> {
         let mut f = Fields::new(self.0);
         let echo = UserEcho {
@@ -92,8 +131,8 @@ impl UpdateUserRequest {
             unsigned(&v).ok_or_else(|| "must be an integer".to_owned())
         });
         let patch = UserPatch {
-            name: f.take("name", parsed(Name::parse)).into_patch(),
-            email: f.take("email", parsed(Email::parse)).into_patch(),
+            name: name(&mut f),
+            email: email(&mut f),
             address: address_patch(&mut f),
             phone: phone_patch(&mut f),
             is_active: f.take_non_null("isActive", boolean),

@@ -233,7 +233,13 @@ async fn readiness_follows_the_storage_probe_down_and_back() {
     let probes = Probes {
         storage: Arc::new(move || {
             let up = probe.load(Ordering::SeqCst);
-            Box::pin(async move { up })
+            Box::pin(async move {
+                if up {
+                    Ok(())
+                } else {
+                    Err("the test says so".to_owned())
+                }
+            })
         }),
         consumer: Arc::new(|| "running"),
         ..Probes::default()
@@ -248,10 +254,9 @@ async fn readiness_follows_the_storage_probe_down_and_back() {
     up.store(false, Ordering::SeqCst);
     let down = s.get("/readyz").await;
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        down.json::<Value>().await.expect("json")["storage"],
-        "unreachable"
-    );
+    let down = down.json::<Value>().await.expect("json");
+    assert_eq!(down["storage"], "unreachable");
+    assert_eq!(down["reason"], "the test says so");
     assert_eq!(
         s.get("/healthz").await.status(),
         StatusCode::OK,
@@ -267,7 +272,7 @@ async fn a_request_slower_than_the_timeout_gets_503_request_timeout() {
         storage: Arc::new(|| {
             Box::pin(async {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                true
+                Ok(())
             })
         }),
         ..Probes::default()

@@ -1,8 +1,9 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, Listing, MessageId, Position, StorageError, Timestamp,
-    UpdateBillingError, User, UserKey,
+    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, Position,
+    StorageError, Timestamp, UpdateBillingError, User, UserKey, timestamp_from_millis,
 };
+use futures_util::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
@@ -10,7 +11,7 @@ use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
-use crate::{MongoStore, list_page};
+use crate::{MongoStore, list_page, raw_id};
 
 fn filter(q: &BillingQuery) -> Document {
     // Each condition is its own clause, so two on one field (dueDate) cannot collide.
@@ -27,9 +28,10 @@ fn filter(q: &BillingQuery) -> Document {
     let now = date(q.now);
     match q.overdue {
         Some(true) => and.push(doc! { "isPaid": { "$ne": true }, "dueDate": { "$lt": now } }),
-        Some(false) => {
-            and.push(doc! { "$or": [ { "isPaid": true }, { "dueDate": { "$gte": now } } ] })
-        }
+        // Null matches a missing due date too: such a billing is never overdue.
+        Some(false) => and.push(doc! { "$or": [
+            { "isPaid": true }, { "dueDate": { "$gte": now } }, { "dueDate": null },
+        ] }),
         None => {}
     }
     if let Some(t) = q.due_before {
@@ -43,6 +45,20 @@ fn filter(q: &BillingQuery) -> Document {
     } else {
         doc! { "$and": and }
     }
+}
+
+/// Where a billing document stands in list order, whether or not it can be read.
+fn position(d: &Document) -> Option<BillingCursor> {
+    let generation_date = match d.get("generationDate") {
+        Some(mongodb::bson::Bson::DateTime(t)) => {
+            timestamp_from_millis(t.timestamp_millis()).ok()?
+        }
+        _ => return None,
+    };
+    Some(BillingCursor {
+        generation_date,
+        id: raw_id(d)?,
+    })
 }
 
 fn after(c: &BillingCursor) -> Document {
@@ -208,7 +224,7 @@ impl MongoStore {
                     .await?;
                 let user = match found.map(|d| docs::user(&d)).transpose() {
                     Ok(user) => user,
-                    Err(e) => return Ok(Err(CreateBillingError::Unknown(e))),
+                    Err(e) => return Ok(Err(StorageError::Unknown(e).into())),
                 };
                 if let Some(refused) = refusal(user.clone(), draft) {
                     return Ok(Err(refused));
@@ -262,10 +278,11 @@ impl MongoStore {
             // jittered pause so that the contenders do not collide again in lockstep.
             conflicts += 1;
             if conflicts > MAX_CONFLICTS {
-                return Err(CreateBillingError::Unavailable(anyhow::anyhow!(
+                return Err(StorageError::Unavailable(anyhow::anyhow!(
                     "the creation kept conflicting with other changes of user `{}`",
                     draft.user_id
-                )));
+                ))
+                .into());
             }
             tokio::time::sleep(conflict_pause(conflicts)).await;
         }
@@ -335,9 +352,56 @@ impl BillingRepository for MongoStore {
             doc! { "generationDate": -1, "_id": -1 },
             &q.page,
             docs::billing,
-            BillingCursor::of,
+            position,
         )
         .await
+    }
+
+    async fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> Result<Listing<Billing, DocumentId>, StorageError> {
+        let filter = after.map_or_else(Document::new, |a| doc! { "_id": { "$gt": oid(a) } });
+        let limit = limit.get() as usize;
+        let found: Vec<Document> = self
+            .inner
+            .billings
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .batch_size(u32::try_from(limit + 1).unwrap_or(u32::MAX))
+            .await
+            .map_err(storage)?
+            .try_collect()
+            .await
+            .map_err(storage)?;
+        let more = found.len() > limit;
+        let taken = &found[..found.len().min(limit)];
+        let mut items = Vec::with_capacity(taken.len());
+        let mut skipped = 0;
+        for d in taken {
+            match docs::billing(d) {
+                Ok(b) => items.push(b),
+                Err(e) => {
+                    skipped += 1;
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "skipping a document that is not a billing"
+                    );
+                }
+            }
+        }
+        Ok(Listing {
+            next: if more {
+                taken.last().and_then(raw_id)
+            } else {
+                None
+            },
+            items,
+            total: None,
+            skipped,
+        })
     }
 
     async fn update_billing(

@@ -1,18 +1,17 @@
 //! BSON documents to domain values and back, in the shapes the previous Node/Mongoose service
 //! reads and writes.
 //!
-//! Reading is lenient where Mongoose was: a `Number` may be stored as int32, int64 or double;
-//! optional fields may be missing; fields we do not know are left alone (updates `$set` only what
-//! changed, so they survive). An optional value that no longer passes our rules (an old, malformed
-//! e-mail, say) is read as absent, with a warning, instead of making the whole document
-//! unreadable. Writing produces what Mongoose writes: the same names, dates as BSON dates,
-//! `Number`s as doubles, `__v: 0` on insert.
+//! Reading keeps what is stored: a `Number` stored as int32, int64 or double; text where a
+//! number was expected and the other way round; missing optional fields (null stays null);
+//! payment fields in any combination; fields we do not know are left alone (updates `$set`
+//! only what changed, so they survive). A document is unreadable only when it is not an item at
+//! all (no `billingId`, no `userId`, no dates it must have). Writing produces what Mongoose
+//! writes: the same names, dates as BSON dates, `Number`s as doubles, `__v: 0` on insert.
 
 use anyhow::{Context, anyhow};
 use billing_domain::{
-    Address, Amount, Billing, BillingId, CountryCode, DocumentId, Email, InvalidValue, Name,
-    Payment, Phone, PhoneNumber, ServiceId, ShortText, Timestamp, User, UserId,
-    timestamp_from_millis,
+    Address, Billing, BillingId, DocumentId, InvalidValue, Number, Payment, Phone, Scalar,
+    Timestamp, User, UserId, timestamp_from_millis,
 };
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Bson, Document, doc};
@@ -25,25 +24,58 @@ pub(crate) fn date(t: Timestamp) -> bson::DateTime {
     bson::DateTime::from_millis(t.timestamp_millis())
 }
 
-/// Mongoose stores `Number` as a double; every value we store (amounts up to 10^15, phone
-/// numbers up to 15 digits) is below 2^53, so the double is exact.
-#[allow(clippy::cast_precision_loss)]
-pub(crate) fn number(v: u64) -> Bson {
-    Bson::Double(v as f64)
+/// Integers up to 2^53 are exact in a double.
+const MAX_EXACT: i64 = 1 << 53;
+
+/// A number as Mongoose stores a `Number`: a double, or an int64 for an integer a double
+/// cannot hold exactly.
+pub(crate) fn number(n: Number) -> Bson {
+    match n {
+        #[allow(clippy::cast_precision_loss)]
+        Number::Int(i) if i.abs() <= MAX_EXACT => Bson::Double(i as f64),
+        Number::Int(i) => Bson::Int64(i),
+        Number::Float(f) => Bson::Double(f),
+    }
 }
 
-/// A stored `Number` as an unsigned integer, whatever BSON numeric type holds it.
-pub(crate) fn as_u64(v: &Bson) -> Option<u64> {
+pub(crate) fn scalar(v: &Scalar) -> Bson {
     match v {
-        Bson::Int32(i) => u64::try_from(*i).ok(),
-        Bson::Int64(i) => u64::try_from(*i).ok(),
-        Bson::Double(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19 => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let u = *f as u64;
-            Some(u)
-        }
+        Scalar::Text(t) => Bson::String(t.as_str().to_owned()),
+        Scalar::Number(n) => number(*n),
+    }
+}
+
+/// A stored number, whatever BSON numeric type holds it.
+pub(crate) fn as_number(v: &Bson) -> Option<Number> {
+    match v {
+        Bson::Int32(i) => Some(Number::Int(i64::from(*i))),
+        Bson::Int64(i) => Some(Number::Int(*i)),
+        Bson::Double(f) => Number::from_f64(*f),
         _ => None,
     }
+}
+
+/// A stored number as an unsigned integer (the counter).
+pub(crate) fn as_u64(v: &Bson) -> Option<u64> {
+    as_number(v)
+        .and_then(Number::as_i64)
+        .and_then(|i| u64::try_from(i).ok())
+}
+
+/// A stored value of a field kept as recorded. What cannot be one (a date, an object where
+/// text is expected) is read as absent, with a warning.
+fn recorded(d: &Document, key: &str) -> Option<Scalar> {
+    let value = d.get(key)?;
+    let read = match value {
+        Bson::Null => return None,
+        Bson::String(s) => Scalar::text(s).ok(),
+        Bson::Boolean(b) => Scalar::text(if *b { "true" } else { "false" }).ok(),
+        other => as_number(other).map(Scalar::Number),
+    };
+    if read.is_none() {
+        tracing::warn!(field = key, value = %value, "ignoring a stored value that cannot be this field's");
+    }
+    read
 }
 
 fn get_date(d: &Document, key: &str) -> anyhow::Result<Option<Timestamp>> {
@@ -59,36 +91,33 @@ fn get_date(d: &Document, key: &str) -> anyhow::Result<Option<Timestamp>> {
     }
 }
 
+/// An optional date; one that is not a date is read as absent, with a warning.
+fn optional_date(d: &Document, key: &str) -> Option<Timestamp> {
+    get_date(d, key)
+        .inspect_err(|e| tracing::warn!(field = key, error = %e, "ignoring a stored date"))
+        .ok()
+        .flatten()
+}
+
 fn required_date(d: &Document, key: &str) -> anyhow::Result<Timestamp> {
     get_date(d, key)?.ok_or_else(|| anyhow!("`{key}` is missing"))
 }
 
-fn get_str<'a>(d: &'a Document, key: &str) -> Option<&'a str> {
-    d.get(key).and_then(Bson::as_str)
-}
-
-/// A required identifying field: unreadable means the document is unusable.
+/// An identifying field: text, or a number's decimal text; unreadable means the document is
+/// not an item at all.
 fn required<T>(
     d: &Document,
     key: &str,
     parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
 ) -> anyhow::Result<T> {
-    let raw = get_str(d, key).ok_or_else(|| anyhow!("`{key}` is missing or not a string"))?;
-    parse(raw).with_context(|| format!("`{key}` = {raw:?}"))
-}
-
-/// An optional field; an invalid stored value is read as absent, with a warning.
-fn optional<T>(
-    d: &Document,
-    key: &str,
-    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
-) -> Option<T> {
-    let raw = get_str(d, key)?;
-    parse(raw)
-        .inspect_err(
-            |e| tracing::warn!(field = key, value = raw, error = %e, "ignoring a stored value"),
-        )
-        .ok()
+    let raw = match d.get(key) {
+        Some(Bson::String(s)) => s.clone(),
+        Some(n) if as_number(n).is_some() => {
+            as_number(n).map(|n| n.to_string()).unwrap_or_default()
+        }
+        _ => return Err(anyhow!("`{key}` is missing or not a string")),
+    };
+    parse(&raw).with_context(|| format!("`{key}` = {raw:?}"))
 }
 
 fn document_id(d: &Document) -> anyhow::Result<DocumentId> {
@@ -100,27 +129,22 @@ fn document_id(d: &Document) -> anyhow::Result<DocumentId> {
 }
 
 fn phone(d: &Document) -> Phone {
-    let Some(p) = d.get_document("phone").ok() else {
+    let Ok(p) = d.get_document("phone") else {
         return Phone::default();
     };
     Phone {
-        code_number: optional(p, "codeNumber", CountryCode::parse)
-            .unwrap_or_else(CountryCode::default_code),
-        phone_number: p.get("phoneNumber").and_then(|n| {
-            as_u64(n)
-                .and_then(|n| PhoneNumber::new(n).ok())
-                .or_else(|| {
-                    tracing::warn!(value = %n, "ignoring a stored phoneNumber");
-                    None
-                })
-        }),
+        code_number: recorded(p, "codeNumber"),
+        phone_number: recorded(p, "phoneNumber"),
     }
 }
 
 pub(crate) fn phone_doc(p: &Phone) -> Document {
-    let mut d = doc! { "codeNumber": p.code_number.as_str() };
-    if let Some(n) = p.phone_number {
-        d.insert("phoneNumber", number(n.value()));
+    let mut d = Document::new();
+    if let Some(code) = &p.code_number {
+        d.insert("codeNumber", scalar(code));
+    }
+    if let Some(n) = &p.phone_number {
+        d.insert("phoneNumber", scalar(n));
     }
     d
 }
@@ -129,12 +153,12 @@ pub(crate) fn user(d: &Document) -> anyhow::Result<User> {
     let id = document_id(d)?;
     let parse = || -> anyhow::Result<User> {
         let a = d.get_document("address").ok();
-        let part = |key: &str| a.and_then(|a| optional(a, key, ShortText::parse));
+        let part = |key: &str| a.and_then(|a| recorded(a, key));
         Ok(User {
             id,
             user_id: required(d, "userId", UserId::parse)?,
-            name: optional(d, "name", Name::parse),
-            email: optional(d, "email", Email::parse),
+            name: recorded(d, "name"),
+            email: recorded(d, "email"),
             address: Address {
                 city: part("city"),
                 country: part("country"),
@@ -142,9 +166,18 @@ pub(crate) fn user(d: &Document) -> anyhow::Result<User> {
                 address: part("address"),
             },
             phone: phone(d),
+            // Mongoose's default for a missing `isActive`.
             is_active: d.get_bool("isActive").unwrap_or(true),
             created_at: required_date(d, "createdAt")?,
             updated_at: required_date(d, "updatedAt")?,
+            // Documents this service writes always have the field. One without it was written
+            // by the previous service, which had applied every event up to its last write: a
+            // replay of those events (a new consumer group taking over) is older than that.
+            last_event_at: if d.contains_key("lastEventAt") {
+                optional_date(d, "lastEventAt")
+            } else {
+                Some(required_date(d, "updatedAt")?)
+            },
         })
     };
     parse().with_context(|| format!("unreadable user document {id}"))
@@ -152,79 +185,57 @@ pub(crate) fn user(d: &Document) -> anyhow::Result<User> {
 
 /// The fields of a user that we own, as `$set`/insert values; `None` means absent.
 pub(crate) fn user_fields(u: &User) -> Vec<(&'static str, Option<Bson>)> {
-    let text = |v: Option<&str>| v.map(|s| Bson::String(s.to_owned()));
+    let value = |v: &Option<Scalar>| v.as_ref().map(scalar);
     let a = &u.address;
     vec![
         ("userId", Some(u.user_id.as_str().into())),
-        ("name", text(u.name.as_ref().map(Name::as_str))),
-        ("email", text(u.email.as_ref().map(Email::as_str))),
-        ("address.city", text(a.city.as_ref().map(ShortText::as_str))),
-        (
-            "address.country",
-            text(a.country.as_ref().map(ShortText::as_str)),
-        ),
-        (
-            "address.zipCode",
-            text(a.zip_code.as_ref().map(ShortText::as_str)),
-        ),
-        (
-            "address.address",
-            text(a.address.as_ref().map(ShortText::as_str)),
-        ),
-        (
-            "phone.codeNumber",
-            Some(u.phone.code_number.as_str().into()),
-        ),
-        (
-            "phone.phoneNumber",
-            u.phone.phone_number.map(|n| number(n.value())),
-        ),
+        ("name", value(&u.name)),
+        ("email", value(&u.email)),
+        ("address.city", value(&a.city)),
+        ("address.country", value(&a.country)),
+        ("address.zipCode", value(&a.zip_code)),
+        ("address.address", value(&a.address)),
+        ("phone.codeNumber", value(&u.phone.code_number)),
+        ("phone.phoneNumber", value(&u.phone.phone_number)),
         ("isActive", Some(u.is_active.into())),
         ("createdAt", Some(date(u.created_at).into())),
         ("updatedAt", Some(date(u.updated_at).into())),
+        (
+            "lastEventAt",
+            Some(u.last_event_at.map_or(Bson::Null, |t| date(t).into())),
+        ),
     ]
 }
 
 pub(crate) fn billing(d: &Document) -> anyhow::Result<Billing> {
     let id = document_id(d)?;
     let parse = || -> anyhow::Result<Billing> {
-        let updated_at = required_date(d, "updatedAt")?;
-        let total = d
-            .get("totalInvoice")
-            .ok_or_else(|| anyhow!("`totalInvoice` is missing"))?;
-        let total_invoice = as_u64(total)
-            .ok_or_else(|| anyhow!("`totalInvoice` = {total} is not a non-negative integer"))
-            .and_then(|t| Ok(Amount::new(t)?))?;
-        let service_id = match d.get("serviceId") {
-            Some(Bson::String(s)) => ServiceId::parse(s)?,
-            Some(n) => ServiceId::parse(
-                &as_u64(n)
-                    .ok_or_else(|| anyhow!("`serviceId` = {n} is unreadable"))?
-                    .to_string(),
-            )?,
-            None => return Err(anyhow!("`serviceId` is missing")),
-        };
-        let payment = match (
-            d.get_bool("isPaid").unwrap_or(false),
-            get_date(d, "paymentDate")?,
-        ) {
-            (false, _) => Payment::Unpaid,
-            (true, Some(date)) => Payment::Paid { date },
-            // Paid without a date (older documents): the last update is the best guess.
-            (true, None) => Payment::Paid { date: updated_at },
+        let total_invoice = match d.get("totalInvoice") {
+            None | Some(Bson::Null) => None,
+            Some(Bson::String(s)) => {
+                Some(Number::parse(s).with_context(|| format!("`totalInvoice` = {s:?}"))?)
+            }
+            Some(n) => {
+                Some(as_number(n).ok_or_else(|| anyhow!("`totalInvoice` = {n} is not a number"))?)
+            }
         };
         Ok(Billing {
             id,
             billing_id: required(d, "billingId", BillingId::parse)?,
             user_id: required(d, "userId", UserId::parse)?,
             generation_date: required_date(d, "generationDate")?,
-            due_date: required_date(d, "dueDate")?,
-            service_id,
+            due_date: get_date(d, "dueDate")?,
+            service_id: recorded(d, "serviceId"),
             total_invoice,
-            payment,
+            // Mongoose's default for a missing `isPaid`; both fields as stored, however they
+            // combine.
+            payment: Payment {
+                is_paid: d.get_bool("isPaid").unwrap_or(false),
+                date: get_date(d, "paymentDate")?,
+            },
             phone: phone(d),
             created_at: required_date(d, "createdAt")?,
-            updated_at,
+            updated_at: required_date(d, "updatedAt")?,
         })
     };
     parse().with_context(|| format!("unreadable billing document {id}"))
@@ -233,34 +244,44 @@ pub(crate) fn billing(d: &Document) -> anyhow::Result<Billing> {
 /// The fields of a billing that an update may change.
 pub(crate) fn billing_fields(b: &Billing) -> Vec<(&'static str, Option<Bson>)> {
     vec![
-        ("dueDate", Some(date(b.due_date).into())),
-        ("serviceId", Some(b.service_id.as_str().into())),
-        ("totalInvoice", Some(number(b.total_invoice.value()))),
-        ("isPaid", Some(b.payment.is_paid().into())),
+        ("dueDate", b.due_date.map(|t| date(t).into())),
+        ("serviceId", b.service_id.as_ref().map(scalar)),
+        ("totalInvoice", b.total_invoice.map(number)),
+        ("isPaid", Some(b.payment.is_paid.into())),
         (
             "paymentDate",
-            Some(b.payment.date().map_or(Bson::Null, |t| date(t).into())),
+            Some(b.payment.date.map_or(Bson::Null, |t| date(t).into())),
         ),
         ("updatedAt", Some(date(b.updated_at).into())),
     ]
 }
 
 pub(crate) fn new_billing_doc(b: &Billing) -> Document {
-    doc! {
+    let mut d = doc! {
         "_id": oid(b.id),
         "userId": b.user_id.as_str(),
         "billingId": b.billing_id.as_str(),
         "generationDate": date(b.generation_date),
-        "dueDate": date(b.due_date),
-        "serviceId": b.service_id.as_str(),
-        "totalInvoice": number(b.total_invoice.value()),
-        "isPaid": b.payment.is_paid(),
-        "paymentDate": b.payment.date().map_or(Bson::Null, |t| date(t).into()),
-        "phone": phone_doc(&b.phone),
-        "createdAt": date(b.created_at),
-        "updatedAt": date(b.updated_at),
-        "__v": 0_i32,
+    };
+    if let Some(due) = b.due_date {
+        d.insert("dueDate", date(due));
     }
+    if let Some(service) = &b.service_id {
+        d.insert("serviceId", scalar(service));
+    }
+    if let Some(total) = b.total_invoice {
+        d.insert("totalInvoice", number(total));
+    }
+    d.insert("isPaid", b.payment.is_paid);
+    d.insert(
+        "paymentDate",
+        b.payment.date.map_or(Bson::Null, |t| date(t).into()),
+    );
+    d.insert("phone", phone_doc(&b.phone));
+    d.insert("createdAt", date(b.created_at));
+    d.insert("updatedAt", date(b.updated_at));
+    d.insert("__v", 0_i32);
+    d
 }
 
 pub(crate) fn new_user_doc(u: &User) -> Document {
@@ -332,13 +353,65 @@ pub(crate) async fn write_changes(
     new: Vec<(&'static str, Option<Bson>)>,
     guarded: bool,
 ) -> mongodb::error::Result<bool> {
-    let Some((guard, update)) = diff(old, new) else {
+    let Some((guard, update)) = diff(old, new.clone()) else {
         return Ok(true);
     };
     let mut filter = if guarded { guard } else { Document::new() };
     filter.insert("_id", oid(id));
-    let result = collection.update_one(filter, update).await?;
+    let result = match collection.update_one(filter.clone(), update.clone()).await {
+        Err(e) if crate::errors::code(&e) == Some(PATH_NOT_VIABLE) => {
+            // `address` or `phone` is stored as something other than an object (null, say):
+            // `$set` of `address.city` cannot go inside it, so the parent is written whole.
+            collection
+                .update_one(filter, whole_parents(&update, &new))
+                .await?
+        }
+        other => other?,
+    };
     Ok(result.matched_count == 1)
+}
+
+/// `Cannot create field 'city' in element {address: null}`.
+const PATH_NOT_VIABLE: i32 = 28;
+
+/// `update` with every dotted path replaced by its parent, written whole from `new`.
+fn whole_parents(update: &Document, new: &[(&'static str, Option<Bson>)]) -> Document {
+    let mut set = Document::new();
+    let mut unset = Document::new();
+    for op in ["$set", "$unset"] {
+        let Ok(fields) = update.get_document(op) else {
+            continue;
+        };
+        for (key, value) in fields {
+            match key.split_once('.') {
+                Some((parent, _)) => {
+                    let mut whole = Document::new();
+                    for (path, v) in new {
+                        if let (Some((p, child)), Some(v)) = (path.split_once('.'), v)
+                            && p == parent
+                        {
+                            whole.insert(child, v.clone());
+                        }
+                    }
+                    set.insert(parent, whole);
+                }
+                None if op == "$set" => {
+                    set.insert(key, value.clone());
+                }
+                None => {
+                    unset.insert(key, "");
+                }
+            }
+        }
+    }
+    let mut whole = Document::new();
+    if !set.is_empty() {
+        whole.insert("$set", set);
+    }
+    if !unset.is_empty() {
+        whole.insert("$unset", unset);
+    }
+    whole
 }
 
 /// A document kept by read, apply, guarded write.

@@ -24,6 +24,15 @@ pub fn is_unavailable(e: &Error) -> bool {
     }
 }
 
+/// The server's error code, when it gave one.
+pub(crate) fn code(e: &Error) -> Option<i32> {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    }
+}
+
 pub(crate) fn is_duplicate_key(e: &Error) -> bool {
     match e.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,

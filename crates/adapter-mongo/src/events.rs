@@ -4,17 +4,20 @@
 //! already there and changes nothing.
 //! - user upserts and updates carry the event's values, and writing them twice is writing them
 //!   once (the event's partition keeps them in order);
-//! - the initial billing carries its event's id (`sourceEventId`, unique): it is created once;
-//! - deleting a deleted user deletes nothing.
+//! - `Created` bills only a user without billings, and the initial billing carries its event's
+//!   id (`sourceEventId`, unique): it is created once;
+//! - deleting a deleted user deletes nothing, and its tombstone is written before the user goes.
 //!
-//! A batch is read in three queries (its inbox entries, its users, its events' billings) and its
-//! inbox entries written in one, so what remains per event is its own writes.
+//! A batch is read in four queries (its inbox entries, its users, their tombstones, which of
+//! its `Created` users have billings) and its inbox entries written in one, so what remains per
+//! event is its own writes.
 
 use std::collections::{HashMap, HashSet};
 
 use billing_domain::{
     CreateBillingError, CustomerEvent, DeleteUserError, Effect, EventOutcome, EventRepository,
-    EventType, StorageError, User, UserKey, UserRepository,
+    EventType, StorageError, Subject, Timestamp, User, UserKey, UserRepository,
+    timestamp_from_millis,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
@@ -29,14 +32,32 @@ fn unknown(e: anyhow::Error) -> StorageError {
     StorageError::Unknown(e)
 }
 
-/// What a batch needs to know before it starts, read in one query each.
+/// What a batch needs to know before it starts, read in one query each; kept up to date as
+/// the batch's events take effect.
 struct BatchState {
     /// Ids already in the inbox.
     seen: HashSet<String>,
     /// The users the batch names, as stored; absent = no such user.
     users: HashMap<String, User>,
-    /// Events whose initial billing exists already.
+    /// When the batch's deleted `userId`s were deleted.
+    tombstones: HashMap<String, Timestamp>,
+    /// The `userId`s of `Created` events that have a billing.
     billed: HashSet<String>,
+}
+
+impl BatchState {
+    fn subject(&self, event: &CustomerEvent, user: Option<User>) -> Subject {
+        let uid = event.user_id.as_str();
+        Subject {
+            deleted_at: if user.is_none() {
+                self.tombstones.get(uid).copied()
+            } else {
+                None
+            },
+            user,
+            has_billings: self.billed.contains(uid),
+        }
+    }
 }
 
 /// Whether an `insert_many` failed only on keys that exist (entries already in the inbox).
@@ -53,45 +74,49 @@ fn only_duplicates(e: &mongodb::error::Error) -> bool {
     }
 }
 
+async fn all(cursor: mongodb::Cursor<Document>) -> Result<Vec<Document>, StorageError> {
+    cursor.try_collect().await.map_err(storage)
+}
+
 impl MongoStore {
     async fn batch_state(&self, events: &[CustomerEvent]) -> Result<BatchState, StorageError> {
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let seen: Vec<Document> = self
+        let seen = all(self
             .inner
             .processed_events
             .find(doc! { "_id": { "$in": &ids } })
             .projection(doc! { "_id": 1 })
             .await
-            .map_err(storage)?
-            .try_collect()
-            .await
-            .map_err(storage)?;
+            .map_err(storage)?)
+        .await?;
         let user_ids: HashSet<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
         let user_ids: Vec<&str> = user_ids.into_iter().collect();
-        let stored: Vec<Document> = self
+        let stored = all(self
             .inner
             .users
             .find(doc! { "userId": { "$in": &user_ids } })
             .await
-            .map_err(storage)?
-            .try_collect()
+            .map_err(storage)?)
+        .await?;
+        let tombstones = all(self
+            .inner
+            .deleted_users
+            .find(doc! { "_id": { "$in": &user_ids } })
             .await
-            .map_err(storage)?;
-        let created: Vec<&str> = events
+            .map_err(storage)?)
+        .await?;
+        let creating: HashSet<&str> = events
             .iter()
             .filter(|e| e.kind == EventType::Created)
-            .map(|e| e.id.as_str())
+            .map(|e| e.user_id.as_str())
             .collect();
-        let billed: Vec<Document> = if created.is_empty() {
+        let billed: Vec<Bson> = if creating.is_empty() {
             Vec::new()
         } else {
+            let creating: Vec<&str> = creating.into_iter().collect();
             self.inner
                 .billings
-                .find(doc! { "sourceEventId": { "$in": &created } })
-                .projection(doc! { "sourceEventId": 1 })
-                .await
-                .map_err(storage)?
-                .try_collect()
+                .distinct("userId", doc! { "userId": { "$in": creating } })
                 .await
                 .map_err(storage)?
         };
@@ -105,23 +130,34 @@ impl MongoStore {
                 .filter_map(|d| docs::user(d).ok())
                 .map(|u| (u.user_id.as_str().to_owned(), u))
                 .collect(),
+            tombstones: tombstones
+                .iter()
+                .filter_map(|d| {
+                    let at = d.get_datetime("deletedAt").ok()?;
+                    Some((
+                        text(d, "_id")?,
+                        timestamp_from_millis(at.timestamp_millis()).ok()?,
+                    ))
+                })
+                .collect(),
             billed: billed
                 .iter()
-                .filter_map(|d| text(d, "sourceEventId"))
+                .filter_map(|b| b.as_str().map(str::to_owned))
                 .collect(),
         })
     }
 
     /// Applies one event. `known` is the user as the batch knows it (used on the first
-    /// attempt); returns the outcome and the user as it is after the event.
+    /// attempt); returns the outcome, and what the event did: the user after it, and whether
+    /// it billed or deleted them.
     async fn apply_event(
         &self,
         event: &CustomerEvent,
-        decide: &(impl Fn(&CustomerEvent, Option<&User>) -> Effect + Sync),
-        mut known: Option<Option<User>>,
-        billed: bool,
-    ) -> Result<(EventOutcome, Option<User>), StorageError> {
+        decide: &(impl Fn(&CustomerEvent, &Subject) -> Effect + Sync),
+        state: &BatchState,
+    ) -> Result<(EventOutcome, Done), StorageError> {
         let key = UserKey::from(event.user_id.clone());
+        let mut known = Some(state.users.get(event.user_id.as_str()).cloned());
         let mut previous: Option<User> = None;
         for _ in 0..MAX_ATTEMPTS {
             let current = match known.take() {
@@ -131,7 +167,7 @@ impl MongoStore {
             // Unchanged since the last attempt: the guard failed on how a value is stored, not
             // on a change (see `docs::write_changes`).
             let guarded = previous.is_none() || previous != current;
-            let (after, billing) = match decide(event, current.as_ref()) {
+            let (after, billing) = match decide(event, &state.subject(event, current.clone())) {
                 Effect::CreateUser { user, billing } => {
                     match self.inner.users.insert_one(docs::new_user_doc(&user)).await {
                         Ok(_) => {}
@@ -143,11 +179,10 @@ impl MongoStore {
                 }
                 Effect::UpdateUser { user, billing } => {
                     let Some(old) = current.clone() else { continue };
-                    let fields = docs::user_fields(&old);
                     let written = docs::write_changes(
                         &self.inner.users,
                         old.id,
-                        fields,
+                        docs::user_fields(&old),
                         docs::user_fields(&user),
                         guarded,
                     )
@@ -159,31 +194,33 @@ impl MongoStore {
                     }
                     (Some(user), billing)
                 }
-                Effect::DeleteUser => match self.delete_user(&key).await {
-                    Ok(_) | Err(DeleteUserError::NotFound) => (None, None),
-                    Err(DeleteUserError::Unavailable(e)) => {
-                        return Err(StorageError::Unavailable(e));
-                    }
-                    Err(DeleteUserError::Unknown(e)) => return Err(unknown(e)),
-                },
-                Effect::Skip { reason } => return Ok((EventOutcome::Skipped { reason }, current)),
+                Effect::DeleteUser { at } => {
+                    return match self.delete_user(&key, at).await {
+                        Ok(_) | Err(DeleteUserError::NotFound) => {
+                            Ok((EventOutcome::Applied, Done::Deleted(at)))
+                        }
+                        Err(DeleteUserError::Storage(e)) => Err(e),
+                    };
+                }
+                Effect::Skip { reason } => {
+                    return Ok((EventOutcome::Skipped { reason }, Done::Kept(current)));
+                }
             };
-            let Some(draft) = billing.filter(|_| !billed) else {
-                return Ok((EventOutcome::Applied, after));
+            let Some(draft) = billing else {
+                return Ok((EventOutcome::Applied, Done::Kept(after)));
             };
             return match self.create_for_checked_user(draft, Some(&event.id)).await {
-                Ok(_) => Ok((EventOutcome::Applied, after)),
-                Err(CreateBillingError::Unavailable(e)) => Err(StorageError::Unavailable(e)),
-                Err(CreateBillingError::Unknown(e)) => Err(unknown(e)),
+                Ok(_) => Ok((EventOutcome::Applied, Done::Billed(after))),
+                Err(CreateBillingError::Storage(e)) => Err(e),
                 // Its billing exists: created by an earlier delivery of this very event.
                 Err(CreateBillingError::Duplicate(_)) if self.event_billed(event).await? => {
-                    Ok((EventOutcome::Applied, after))
+                    Ok((EventOutcome::Applied, Done::Billed(after)))
                 }
                 Err(refused) => Ok((
                     EventOutcome::Rejected {
                         reason: refused.to_string(),
                     },
-                    after,
+                    Done::Kept(after),
                 )),
             };
         }
@@ -205,6 +242,16 @@ impl MongoStore {
     }
 }
 
+/// What an event did to its user, for the rest of the batch.
+enum Done {
+    /// The user as it is now (`None`: there is none).
+    Kept(Option<User>),
+    /// The user as it is now, and it has a billing.
+    Billed(Option<User>),
+    /// Deleted, with a tombstone dated so.
+    Deleted(Timestamp),
+}
+
 impl EventRepository for MongoStore {
     async fn apply_events<D>(
         &self,
@@ -212,7 +259,7 @@ impl EventRepository for MongoStore {
         decide: D,
     ) -> Result<Vec<EventOutcome>, StorageError>
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -228,21 +275,34 @@ impl EventRepository for MongoStore {
                 outcomes.push(EventOutcome::Duplicate);
                 continue;
             }
-            let uid = event.user_id.as_str();
-            let known = Some(state.users.get(uid).cloned());
-            let (outcome, after) = self
-                .apply_event(event, &decide, known, state.billed.contains(id))
-                .await?;
-            match after {
-                Some(user) => state.users.insert(uid.to_owned(), user),
-                None => state.users.remove(uid),
-            };
+            let uid = event.user_id.as_str().to_owned();
+            let (outcome, effect) = self.apply_event(event, &decide, &state).await?;
+            match effect {
+                Done::Kept(Some(user)) => {
+                    state.users.insert(uid, user);
+                }
+                Done::Kept(None) => {
+                    state.users.remove(&uid);
+                }
+                Done::Billed(user) => {
+                    state.billed.insert(uid.clone());
+                    match user {
+                        Some(user) => state.users.insert(uid, user),
+                        None => state.users.remove(&uid),
+                    };
+                }
+                Done::Deleted(at) => {
+                    state.users.remove(&uid);
+                    state.billed.remove(&uid);
+                    state.tombstones.insert(uid, at);
+                }
+            }
             if !matches!(outcome, EventOutcome::Rejected { .. }) {
                 done.insert(id);
                 entries.push(doc! {
                     "_id": id,
                     "type": event.kind.as_str(),
-                    "userId": uid,
+                    "userId": event.user_id.as_str(),
                     "processedAt": Bson::DateTime(date(chrono::Utc::now())),
                 });
             }

@@ -17,16 +17,17 @@ mod billings;
 mod docs;
 mod errors;
 mod events;
+mod indexes;
 mod users;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use billing_domain::{Listing, PageRequest, Position, StorageError};
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
@@ -50,9 +51,13 @@ struct Inner {
     counters: Collection<Document>,
     /// The ids of the customer events applied so far.
     processed_events: Collection<Document>,
+    /// A tombstone per deleted `userId`: `{_id: userId, deletedAt}`.
+    deleted_users: Collection<Document>,
     /// Learnt from the server's `hello`; false until then.
     transactions: AtomicBool,
     indexes_ready: AtomicBool,
+    /// Why the store could not be prepared last time it was tried, for readiness.
+    not_ready: Mutex<Option<String>>,
 }
 
 impl MongoStore {
@@ -118,10 +123,12 @@ impl MongoStore {
                 billings: db.collection("billings"),
                 counters: db.collection("counters"),
                 processed_events: db.collection("processed_events"),
+                deleted_users: db.collection("deleted_users"),
                 db,
                 client,
                 transactions: AtomicBool::new(false),
                 indexes_ready: AtomicBool::new(false),
+                not_ready: Mutex::new(Some("not prepared yet".to_owned())),
             }),
         }
     }
@@ -131,11 +138,23 @@ impl MongoStore {
     }
 
     /// Asks the server whether it is reachable and whether it supports transactions, and
-    /// creates the indexes (idempotently).
+    /// creates the indexes that are missing (an index with the same keys, whatever its name
+    /// or options, is taken as it is: Mongoose may have made it first).
     ///
     /// # Errors
     /// When the server cannot be reached or refuses an index.
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        let outcome = self.prepare().await;
+        let mut not_ready = self
+            .inner
+            .not_ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *not_ready = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        outcome
+    }
+
+    async fn prepare(&self) -> anyhow::Result<()> {
         let hello = self
             .inner
             .db
@@ -148,14 +167,14 @@ impl MongoStore {
         let index = |keys: Document, options: Option<IndexOptions>| {
             IndexModel::builder().keys(keys).options(options).build()
         };
-        self.inner
-            .users
-            .create_index(index(doc! { "userId": 1 }, Some(unique())))
-            .await
-            .context("cannot create the index users.userId")?;
-        self.inner
-            .billings
-            .create_indexes([
+        indexes::ensure(
+            &self.inner.users,
+            vec![index(doc! { "userId": 1 }, Some(unique()))],
+        )
+        .await?;
+        indexes::ensure(
+            &self.inner.billings,
+            vec![
                 index(doc! { "billingId": 1 }, Some(unique())),
                 index(doc! { "userId": 1, "generationDate": -1 }, None),
                 index(doc! { "dueDate": 1 }, None),
@@ -164,9 +183,9 @@ impl MongoStore {
                     doc! { "sourceEventId": 1 },
                     Some(IndexOptions::builder().unique(true).sparse(true).build()),
                 ),
-            ])
-            .await
-            .context("cannot create the billings indexes")?;
+            ],
+        )
+        .await?;
         // Create the counter if this is a new database, so that the first billings do not race
         // to create it; an existing sequence (the previous service's) is left as it is.
         match self
@@ -230,6 +249,30 @@ impl MongoStore {
         self.inner.db.run_command(doc! { "ping": 1 }).await.is_ok()
     }
 
+    /// Whether the store can serve now, and why not: the server must answer and the indexes
+    /// must be in place.
+    ///
+    /// # Errors
+    /// The reason, for `/readyz`.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if !self.ping().await {
+            return Err("MongoDB does not answer".to_owned());
+        }
+        if self.inner.indexes_ready.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let reason = self
+            .inner
+            .not_ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Err(format!(
+            "the MongoDB indexes are not in place: {}",
+            reason.unwrap_or_else(|| "not prepared yet".to_owned())
+        ))
+    }
+
     pub(crate) fn transactions(&self) -> bool {
         self.inner.transactions.load(Ordering::Relaxed)
     }
@@ -241,8 +284,11 @@ impl MongoStore {
 
 /// One page of `collection`: the documents matching `filter` (and `after`, the keyset
 /// condition of a cursor), in `sort` order; the total of `filter` on page requests. It asks for
-/// one document more than the limit to know whether there is a next page. A document we cannot
-/// read is logged and left out rather than failing the whole list.
+/// one document more than the limit to know whether there is a next page. A document that is
+/// not an item at all is left out and counted in `skipped`; the next cursor comes from the
+/// page's last document whether it could be read or not, so such documents never end a list
+/// early.
+#[allow(clippy::too_many_arguments)]
 async fn list_page<T, C>(
     collection: &Collection<Document>,
     filter: Document,
@@ -250,7 +296,7 @@ async fn list_page<T, C>(
     sort: Document,
     page: &PageRequest<C>,
     read: impl Fn(&Document) -> anyhow::Result<T>,
-    cursor_of: impl Fn(&T) -> C,
+    position: impl Fn(&Document) -> Option<C>,
 ) -> Result<Listing<T, C>, StorageError> {
     let total = match page.position {
         Position::Page(_) => Some(
@@ -277,22 +323,37 @@ async fn list_page<T, C>(
         .await
         .map_err(errors::storage)?;
     let more = found.len() > limit;
-    let items: Vec<T> = found
-        .iter()
-        .take(limit)
-        .filter_map(|d| {
-            read(d)
-                .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "skipping a document"))
-                .ok()
-        })
-        .collect();
+    let taken = &found[..found.len().min(limit)];
+    let mut items = Vec::with_capacity(taken.len());
+    let mut skipped = 0;
+    for d in taken {
+        match read(d) {
+            Ok(item) => items.push(item),
+            Err(e) => {
+                skipped += 1;
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "skipping a document that is not an item"
+                );
+            }
+        }
+    }
     Ok(Listing {
         next: if more {
-            items.last().map(cursor_of)
+            taken.last().and_then(position)
         } else {
             None
         },
         items,
         total,
+        skipped,
     })
+}
+
+/// A document's `_id` as ours, when it is an ObjectId.
+fn raw_id(d: &Document) -> Option<billing_domain::DocumentId> {
+    match d.get("_id") {
+        Some(Bson::ObjectId(o)) => Some(billing_domain::DocumentId::from_bytes(o.bytes())),
+        _ => None,
+    }
 }

@@ -1,13 +1,20 @@
 use billing_domain::{
     CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
-    User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+    User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository,
 };
 use mongodb::bson::{Document, doc};
 use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
 
-use crate::docs::{self, oid};
+use crate::docs::{self, date, oid};
 use crate::errors::{is_duplicate_key, op, storage};
-use crate::{MongoStore, list_page};
+use crate::{MongoStore, list_page, raw_id};
+
+fn tombstone(user_id: &UserId, at: Timestamp) -> (Document, Document) {
+    (
+        doc! { "_id": user_id.as_str() },
+        doc! { "$set": { "deletedAt": date(at) } },
+    )
+}
 
 impl MongoStore {
     pub(crate) async fn find_user_doc(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
@@ -37,8 +44,12 @@ impl MongoStore {
             .map_err(StorageError::Unknown)
     }
 
-    /// Deletes the user and their billings in one transaction.
-    async fn delete_user_in_transaction(&self, user: &User) -> mongodb::error::Result<Option<u64>> {
+    /// Deletes the user and their billings, and dates the tombstone, in one transaction.
+    async fn delete_user_in_transaction(
+        &self,
+        user: &User,
+        at: Timestamp,
+    ) -> mongodb::error::Result<Option<u64>> {
         let mut session = self.inner.client.start_session().await?;
         let mut conflicts = 0;
         loop {
@@ -54,6 +65,13 @@ impl MongoStore {
                     .inner
                     .users
                     .delete_one(doc! { "_id": oid(user.id) })
+                    .session(&mut session)
+                    .await?;
+                let (filter, update) = tombstone(&user.user_id, at);
+                self.inner
+                    .deleted_users
+                    .update_one(filter, update)
+                    .upsert(true)
                     .session(&mut session)
                     .await?;
                 Ok::<_, mongodb::error::Error>(
@@ -89,9 +107,21 @@ impl MongoStore {
     /// billings is a valid state), then the user, then the billings again, because a billing
     /// creation that checked the user before it went may have inserted one meanwhile (creations
     /// that check after it went remove their own billing: see `billings::create`).
-    async fn delete_user_in_order(&self, user: &User) -> mongodb::error::Result<Option<u64>> {
+    async fn delete_user_in_order(
+        &self,
+        user: &User,
+        at: Timestamp,
+    ) -> mongodb::error::Result<Option<u64>> {
         let filter = doc! { "userId": user.user_id.as_str() };
         let first = self.inner.billings.delete_many(filter.clone()).await?;
+        // The tombstone before the user goes: a crash in between leaves a tombstone for a user
+        // still there, which the user's own watermark outranks, never a deletion without one.
+        let (tomb, update) = tombstone(&user.user_id, at);
+        self.inner
+            .deleted_users
+            .update_one(tomb, update)
+            .upsert(true)
+            .await?;
         let gone = self
             .inner
             .users
@@ -135,7 +165,7 @@ impl UserRepository for MongoStore {
             doc! { "_id": 1 },
             &q.page,
             docs::user,
-            UserCursor::of,
+            |d| raw_id(d).map(UserCursor),
         )
         .await
     }
@@ -155,15 +185,15 @@ impl UserRepository for MongoStore {
         .await
     }
 
-    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
+    async fn delete_user(&self, key: &UserKey, at: Timestamp) -> Result<u64, DeleteUserError> {
         let user = self
             .find_user_doc(key)
             .await?
             .ok_or(DeleteUserError::NotFound)?;
         let outcome = if self.transactions() {
-            self.delete_user_in_transaction(&user).await
+            self.delete_user_in_transaction(&user, at).await
         } else {
-            self.delete_user_in_order(&user).await
+            self.delete_user_in_order(&user, at).await
         };
         outcome
             .map_err(op::<DeleteUserError>)?

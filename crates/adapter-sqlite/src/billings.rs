@@ -174,7 +174,11 @@ fn scan(
     let more = items.len() > limit;
     items.truncate(limit);
     Ok(Listing {
-        next: if more { items.last().map(|b| b.id) } else { None },
+        next: if more {
+            items.last().map(|b| b.id)
+        } else {
+            None
+        },
         items,
         total: None,
         skipped: 0,

@@ -60,8 +60,12 @@ mod tests {
     #[test]
     fn only_a_unique_violation_is_a_duplicate() {
         assert!(is_unique_violation(&failure(ffi::SQLITE_CONSTRAINT_UNIQUE)));
-        assert!(!is_unique_violation(&failure(ffi::SQLITE_CONSTRAINT_PRIMARYKEY)));
-        assert!(!is_unique_violation(&failure(ffi::SQLITE_CONSTRAINT_NOTNULL)));
+        assert!(!is_unique_violation(&failure(
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )));
+        assert!(!is_unique_violation(&failure(
+            ffi::SQLITE_CONSTRAINT_NOTNULL
+        )));
     }
 
     #[test]
@@ -75,7 +79,11 @@ mod tests {
         ] {
             assert!(storage(failure(code)).is_unavailable(), "{code}");
         }
-        for code in [ffi::SQLITE_CORRUPT, ffi::SQLITE_CONSTRAINT_NOTNULL, ffi::SQLITE_MISMATCH] {
+        for code in [
+            ffi::SQLITE_CORRUPT,
+            ffi::SQLITE_CONSTRAINT_NOTNULL,
+            ffi::SQLITE_MISMATCH,
+        ] {
             assert!(!storage(failure(code)).is_unavailable(), "{code}");
         }
     }

@@ -73,7 +73,10 @@ pub(crate) fn delete(conn: &Connection, user: &User, at: Timestamp) -> rusqlite:
 }
 
 /// When a user with this `userId` was deleted last, if ever.
-pub(crate) fn tombstone(conn: &Connection, user_id: &UserId) -> rusqlite::Result<Option<Timestamp>> {
+pub(crate) fn tombstone(
+    conn: &Connection,
+    user_id: &UserId,
+) -> rusqlite::Result<Option<Timestamp>> {
     let millis: Option<i64> = conn
         .prepare_cached("SELECT deleted_at FROM deleted_users WHERE user_id = ?1")?
         .query_row([user_id.as_str()], |r| r.get(0))

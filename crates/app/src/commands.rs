@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
+use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
 use billing_domain::{
     Address, Amount, BillingService, CountryCode, CreateUserError, Email, Name, NewBilling,
-    NewUser, ObjectIdGenerator, PaymentChange, Phone, PhoneNumber, Repository, ServiceId,
-    ShortText, SystemClock, UserId, parse_timestamp,
+    NewUser, PaymentChange, Phone, PhoneNumber, Repository, ServiceId, ShortText, UserId,
+    parse_timestamp,
 };
 
 use crate::Settings;
@@ -96,18 +97,18 @@ const EXAMPLES: &[Example] = &[
 
 fn new_user(e: &Example) -> anyhow::Result<NewUser> {
     Ok(NewUser {
-        user_id: Some(UserId::parse(e.user_id)?),
-        name: Some(Name::parse(e.name)?),
-        email: Some(Email::parse(e.email)?),
+        user_id: Some(UserId::parse_new(e.user_id)?),
+        name: Some(Name::parse(e.name)?.into()),
+        email: Some(Email::parse(e.email)?.into()),
         address: Address {
-            city: Some(ShortText::parse(e.city)?),
-            country: Some(ShortText::parse("CO")?),
+            city: Some(ShortText::parse(e.city)?.into()),
+            country: Some(ShortText::parse("CO")?.into()),
             ..Address::default()
         },
-        phone: Phone {
-            code_number: CountryCode::default_code(),
-            phone_number: Some(PhoneNumber::new(e.phone)?),
-        },
+        phone: Phone::checked(
+            CountryCode::default_code(),
+            Some(PhoneNumber::new(e.phone)?),
+        ),
         // Created active so that their billings can be; suspended afterwards if need be.
         is_active: true,
     })
@@ -134,8 +135,8 @@ async fn seed_into<R: Repository>(store: R) -> anyhow::Result<()> {
                 .create_billing(NewBilling {
                     user_id: UserId::parse(example.user_id)?,
                     due_date: parse_timestamp(due)?,
-                    service_id: ServiceId::parse(service_id)?,
-                    total_invoice: Amount::new(*amount)?,
+                    service_id: Some(ServiceId::parse(service_id)?.into()),
+                    total_invoice: Some(Amount::new(*amount)?.into()),
                     payment: if *paid {
                         PaymentChange::Pay { date: None }
                     } else {

@@ -13,8 +13,9 @@ use adapter_http::Registry;
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
-    Effect, EventOutcome, EventRepository, Listing, StorageError, Timestamp, UpdateBillingError,
-    UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+    DocumentId, Effect, EventOutcome, EventRepository, Limit, Listing, StorageError, Subject,
+    Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
+    UserQuery, UserRepository,
 };
 
 #[derive(Debug, Clone)]
@@ -73,8 +74,13 @@ impl<R: UserRepository> UserRepository for Instrumented<R> {
         .await
     }
 
-    async fn delete_user(&self, key: &UserKey) -> Result<u64, DeleteUserError> {
-        timed(&self.registry, "delete_user", self.inner.delete_user(key)).await
+    async fn delete_user(&self, key: &UserKey, at: Timestamp) -> Result<u64, DeleteUserError> {
+        timed(
+            &self.registry,
+            "delete_user",
+            self.inner.delete_user(key, at),
+        )
+        .await
     }
 }
 
@@ -97,6 +103,19 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
         q: &BillingQuery,
     ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
         timed(&self.registry, "list_billings", self.inner.list_billings(q)).await
+    }
+
+    async fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> Result<Listing<Billing, DocumentId>, StorageError> {
+        timed(
+            &self.registry,
+            "scan_billings",
+            self.inner.scan_billings(after, limit),
+        )
+        .await
     }
 
     async fn update_billing(
@@ -130,7 +149,7 @@ impl<R: EventRepository> EventRepository for Instrumented<R> {
         decide: D,
     ) -> Result<Vec<EventOutcome>, StorageError>
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         timed(
             &self.registry,

@@ -14,10 +14,9 @@ use adapter_http::{ApiToken, HttpOptions, Probes, Registry};
 use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
 use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
+use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
-use billing_domain::{
-    Amount, BillingService, EventDefaults, ObjectIdGenerator, Repository, SystemClock,
-};
+use billing_domain::{Amount, BillingService, EventDefaults, Repository};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,9 +25,11 @@ pub use settings::Settings;
 
 use crate::instrumented::Instrumented;
 
-/// Asks a store whether it answers now (readiness).
+/// Asks a store whether it can serve now, and why not (readiness).
 type StoragePing = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync,
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// A built, bound service: HTTP not yet serving, the consumer (if configured) already running.
@@ -106,7 +107,8 @@ impl Application {
                     "billing service listening"
                 );
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) = instrument(store, |s| async move { s.ping().await });
+                let (store, ping, registry) =
+                    instrument(store, |s| async move { s.readiness().await });
                 Self::assemble(listener, port, store, ping, registry, settings)
             }
             None => {
@@ -123,7 +125,13 @@ impl Application {
                     "billing service listening"
                 );
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) = instrument(store, |s| async move { s.ping().await });
+                let (store, ping, registry) = instrument(store, |s| async move {
+                    if s.ping().await {
+                        Ok(())
+                    } else {
+                        Err("the SQLite database does not answer".to_owned())
+                    }
+                });
                 Self::assemble(listener, port, store, ping, registry, settings)
             }
         }
@@ -257,7 +265,7 @@ fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
 fn instrument<S, F>(store: S, ping: fn(S) -> F) -> (Instrumented<S>, StoragePing, Arc<Registry>)
 where
     S: Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = bool> + Send + 'static,
+    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     let probe = store.clone();
     let storage: StoragePing = Arc::new(move || Box::pin(ping(probe.clone())));

@@ -13,8 +13,8 @@ pub mod service;
 #[cfg(feature = "contract-tests")]
 pub mod testing;
 
-pub use error::*;
 pub use decide::{DecisionContext, EventDefaults, decide};
+pub use error::*;
 pub use model::*;
 pub use ports::*;
 pub use service::BillingService;

@@ -8,8 +8,8 @@ use crate::error::{
 };
 use crate::model::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, CustomerEvent,
-    DocumentId, Effect, EventOutcome, Limit, Listing, Subject, Timestamp, UserCursor, UserId,
-    UserKey, UserPatch, UserQuery, User,
+    DocumentId, Effect, EventOutcome, Limit, Listing, Subject, Timestamp, User, UserCursor, UserId,
+    UserKey, UserPatch, UserQuery,
 };
 
 /// Where users are kept.

@@ -99,8 +99,7 @@ impl EventEnvelope<'_> {
             return Ok(Message::UnknownType { id, event_type });
         };
         let timestamp = take(&mut envelope, "timestamp").and_then(|v| date(&v));
-        let payload = match take(&mut envelope, "payload").or_else(|| take(&mut envelope, "data"))
-        {
+        let payload = match take(&mut envelope, "payload").or_else(|| take(&mut envelope, "data")) {
             Some(Value::Object(p)) => p,
             _ => return Err(reject("no payload: expected an object `payload` or `data`")),
         };
@@ -411,7 +410,10 @@ mod tests {
         let b = e.initial_billing;
         assert_eq!(b.total_invoice, Some(Number::Float(-12.5)));
         assert_eq!(b.due_date, Some(parse_timestamp("2025-10-15").unwrap()));
-        assert_eq!(b.generation_date, timestamp_from_millis(1_759_300_000_000).ok());
+        assert_eq!(
+            b.generation_date,
+            timestamp_from_millis(1_759_300_000_000).ok()
+        );
         assert_eq!(b.service_id, Some(Scalar::text("fiber").unwrap()));
     }
 

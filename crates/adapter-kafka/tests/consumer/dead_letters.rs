@@ -1,5 +1,6 @@
-//! Malformed messages go to the dead-letter topic as they came, with the reason in a header,
-//! and do not block their partition.
+//! Unusable messages (not JSON, no type, no payload, no `userId`, past the bounds against
+//! abuse) go to the dead-letter topic as they came, with the reason in a header, and do not
+//! block their partition.
 
 use rdkafka::message::Message;
 use serde_json::json;
@@ -32,23 +33,33 @@ async fn malformed_messages_land_on_the_dlq_with_their_key_and_value_while_later
         (
             Msg::raw(
                 key,
-                r#"{"type":"Customer.Created","payload":{"userId":"dlq-user","name":5}}"#,
+                r#"{"type":"Customer.Created","payload":{"userId":{"id":"dlq-user"}}}"#,
             ),
-            "name",
+            "userId",
+        ),
+        (
+            Msg::raw(key, r#"{"event":"Customer.Updated","data":"dlq-user"}"#),
+            "payload",
         ),
         (
             Msg::raw(
                 key,
-                r#"{"event":"Customer.Updated","data":{"userId":"dlq-user","phone":"3001234567"},"timestamp":"2025-09-01T08:00:00Z"}"#,
+                format!(
+                    r#"{{"type":"Customer.Updated","payload":{{"userId":"dlq-user","name":"{}"}}}}"#,
+                    "x".repeat(4097)
+                ),
             ),
-            "phone",
+            "4096 bytes",
         ),
         (
             Msg::raw(
                 key,
-                r#"{"type":"Customer.Created","payload":{"userId":"dlq-user","isActive":true,"totalInvoice":"lots"}}"#,
+                format!(
+                    r#"{{"type":"Customer.Updated","payload":{{"userId":"dlq-user","notes":"{}"}}}}"#,
+                    "x".repeat(70_000)
+                ),
             ),
-            "totalInvoice",
+            "65536",
         ),
         // No key at all.
         (Msg::raw(None, "\u{0}\u{1}binary"), "JSON"),
@@ -75,7 +86,7 @@ async fn malformed_messages_land_on_the_dlq_with_their_key_and_value_while_later
         applied
             .user("dlq-user")
             .and_then(|u| u.name.clone())
-            .map(|n| n.as_str().to_owned()),
+            .map(|n| n.to_string()),
         Some("Ana".to_owned())
     );
 

@@ -70,7 +70,7 @@ async fn per_user_order_holds_so_the_last_update_wins_and_the_suspension_sticks(
         let id = user(i);
         let u = s.user(&id).expect("the user exists");
         assert_eq!(
-            u.name.as_ref().map(|n| n.as_str()),
+            u.name.as_ref().and_then(billing_domain::Scalar::as_text),
             Some("B"),
             "{id}: the last name given"
         );

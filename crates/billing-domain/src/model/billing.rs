@@ -217,9 +217,11 @@ impl BillingPatch {
             service_id: self
                 .service_id
                 .apply("serviceId", &b.service_id, &mut problems),
-            total_invoice: self
-                .total_invoice
-                .apply("totalInvoice", &b.total_invoice, &mut problems),
+            total_invoice: self.total_invoice.apply(
+                "totalInvoice",
+                &b.total_invoice,
+                &mut problems,
+            ),
             payment: self.payment.apply(b.payment, now, &mut problems),
             ..b.clone()
         };
@@ -304,8 +306,14 @@ mod tests {
             date: None,
         };
         let now = t("2025-10-10");
-        assert_eq!(apply(&PaymentChange::Pay { date: None }, legacy, now), legacy);
-        assert_eq!(apply(&PaymentChange::Settle { date: None }, legacy, now), legacy);
+        assert_eq!(
+            apply(&PaymentChange::Pay { date: None }, legacy, now),
+            legacy
+        );
+        assert_eq!(
+            apply(&PaymentChange::Settle { date: None }, legacy, now),
+            legacy
+        );
     }
 
     #[test]
@@ -378,7 +386,10 @@ mod tests {
             ..BillingPatch::default()
         };
         let now = t("2025-10-02");
-        assert_eq!(echo(Number::Float(-5.5)).apply(&legacy, now).unwrap(), legacy);
+        assert_eq!(
+            echo(Number::Float(-5.5)).apply(&legacy, now).unwrap(),
+            legacy
+        );
         assert!(echo(Number::Float(-6.5)).apply(&legacy, now).is_err());
     }
 }

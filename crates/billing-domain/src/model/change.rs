@@ -78,6 +78,9 @@ pub enum Change<T> {
     /// A value today's rules refuse (`problem` says why): accepted only when it equals the
     /// stored value, which then stays as it is.
     EchoOnly { value: Option<T>, problem: String },
+    /// Set to `value`, today's rules' form of what was sent (`"42"` for `42`), unless the
+    /// stored value is what was sent (`as_sent`): an echo keeps the stored form.
+    Normalized { value: T, as_sent: T },
 }
 
 impl<T: Clone + PartialEq> Change<T> {
@@ -104,6 +107,13 @@ impl<T: Clone + PartialEq> Change<T> {
                 }
                 current.clone()
             }
+            Self::Normalized { value, as_sent } => {
+                if current.as_ref() == Some(as_sent) {
+                    current.clone()
+                } else {
+                    Some(value.clone())
+                }
+            }
         }
     }
 
@@ -112,8 +122,12 @@ impl<T: Clone + PartialEq> Change<T> {
             Self::Keep => Change::Keep,
             Self::To(v) => Change::To(v.map(f)),
             Self::EchoOnly { value, problem } => Change::EchoOnly {
-                value: value.map(f),
+                value: value.map(&f),
                 problem,
+            },
+            Self::Normalized { value, as_sent } => Change::Normalized {
+                value: f(value),
+                as_sent: f(as_sent),
             },
         }
     }
@@ -140,10 +154,29 @@ mod tests {
     }
 
     #[test]
+    fn a_normalized_value_keeps_an_echo_in_its_stored_form() {
+        let change = Change::Normalized {
+            value: "42".to_owned(),
+            as_sent: "n42".to_owned(),
+        };
+        let mut problems = Vec::new();
+        let stored = Some("n42".to_owned());
+        assert_eq!(change.apply("n", &stored, &mut problems), stored);
+        assert_eq!(
+            change.apply("n", &Some("7".to_owned()), &mut problems),
+            Some("42".to_owned())
+        );
+        assert!(problems.is_empty());
+    }
+
+    #[test]
     fn keep_to_and_clear_do_what_they_say() {
         let mut problems = Vec::new();
         assert_eq!(Change::Keep.apply("n", &Some(1), &mut problems), Some(1));
-        assert_eq!(Change::To(Some(2)).apply("n", &Some(1), &mut problems), Some(2));
+        assert_eq!(
+            Change::To(Some(2)).apply("n", &Some(1), &mut problems),
+            Some(2)
+        );
         assert_eq!(Change::To(None).apply("n", &Some(1), &mut problems), None);
         assert!(problems.is_empty());
     }

@@ -52,7 +52,9 @@ impl MessageId {
     /// # Errors
     /// When `raw` is empty, over 200 characters, or has control characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.is_empty() || raw.chars().count() > Self::MAX_LEN || raw.chars().any(char::is_control)
+        if raw.is_empty()
+            || raw.chars().count() > Self::MAX_LEN
+            || raw.chars().any(char::is_control)
         {
             return Err(InvalidValue::new("must be 1-200 printable characters"));
         }
@@ -111,11 +113,15 @@ pub enum EventOutcome {
     Duplicate,
     /// Valid but without effect (a suspension of an unknown user, an event older than the
     /// last one applied for its user).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The store refused (part of) its effect: it goes to the dead-letter topic, and is not in
     /// the inbox. Stores with transactions keep nothing of it; MongoDB keeps the user's part
     /// when the billing is what was refused.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 impl EventOutcome {
@@ -144,8 +150,12 @@ pub enum Effect {
         billing: Option<BillingDraft>,
     },
     /// Remove the user and all their billings, and leave a tombstone dated `at`.
-    DeleteUser { at: Timestamp },
-    Skip { reason: String },
+    DeleteUser {
+        at: Timestamp,
+    },
+    Skip {
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -190,8 +190,12 @@ impl BillingQuery {
         self.user_id.as_ref().is_none_or(|u| &b.user_id == u)
             && self.is_paid.is_none_or(|p| b.payment.is_paid == p)
             && self.overdue.is_none_or(|o| b.is_overdue(self.now) == o)
-            && self.due_before.is_none_or(|t| b.due_date.is_some_and(|d| d < t))
-            && self.due_after.is_none_or(|t| b.due_date.is_some_and(|d| d >= t))
+            && self
+                .due_before
+                .is_none_or(|t| b.due_date.is_some_and(|d| d < t))
+            && self
+                .due_after
+                .is_none_or(|t| b.due_date.is_some_and(|d| d >= t))
     }
 }
 

@@ -103,9 +103,11 @@ impl PhonePatch {
             code_number: self
                 .code_number
                 .apply("phone.codeNumber", &phone.code_number, problems),
-            phone_number: self
-                .phone_number
-                .apply("phone.phoneNumber", &phone.phone_number, problems),
+            phone_number: self.phone_number.apply(
+                "phone.phoneNumber",
+                &phone.phone_number,
+                problems,
+            ),
         }
     }
 }

@@ -1,5 +1,7 @@
 use super::change::{check_echo, no_problems};
-use super::{Change, DocumentId, FieldProblem, PatchError, Phone, PhonePatch, Scalar, Timestamp, UserId};
+use super::{
+    Change, DocumentId, FieldProblem, PatchError, Phone, PhonePatch, Scalar, Timestamp, UserId,
+};
 
 /// A user's postal address as recorded; every part is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +36,9 @@ impl AddressPatch {
         Address {
             city: self.city.apply("address.city", &a.city, problems),
             country: self.country.apply("address.country", &a.country, problems),
-            zip_code: self.zip_code.apply("address.zipCode", &a.zip_code, problems),
+            zip_code: self
+                .zip_code
+                .apply("address.zipCode", &a.zip_code, problems),
             address: self.address.apply("address.address", &a.address, problems),
         }
     }
@@ -53,18 +57,8 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// The envelope timestamp of the newest customer event applied to this user: an older
-    /// event has no effect. `None` when no timestamped event was applied (then the last write,
-    /// `updated_at`, stands in: see [`User::event_watermark`]).
+    /// event has no effect. `None` when none with a timestamp was.
     pub last_event_at: Option<Timestamp>,
-}
-
-impl User {
-    /// Events older than this have no effect on the user. Users this service never applied a
-    /// timestamped event to (created through the API, or written by the previous service) are
-    /// as new as their last write: a replay of events that service already applied is older.
-    pub fn event_watermark(&self) -> Timestamp {
-        self.last_event_at.unwrap_or(self.updated_at)
-    }
 }
 
 /// What a client gives to create a user; the service fills in ids and times.
@@ -137,7 +131,9 @@ impl UserPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CountryCode, ImmutableField, Name, PhoneNumber, ShortText, parse_timestamp};
+    use crate::model::{
+        CountryCode, ImmutableField, Name, PhoneNumber, ShortText, parse_timestamp,
+    };
 
     fn text(s: &str) -> Scalar {
         ShortText::parse(s).unwrap().into()

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
-    Effect, EventOutcome, EventRepository, Listing, StorageError, Timestamp, UpdateBillingError,
-    UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery, UserRepository,
+    DocumentId, Effect, EventOutcome, EventRepository, Limit, Listing, StorageError, Subject,
+    Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
+    UserQuery, UserRepository,
 };
 
 #[derive(Debug, Clone)]
@@ -74,8 +75,9 @@ impl<S: UserRepository> UserRepository for FlakyStore<S> {
     fn delete_user(
         &self,
         key: &UserKey,
+        at: Timestamp,
     ) -> impl Future<Output = Result<u64, DeleteUserError>> + Send {
-        self.inner.delete_user(key)
+        self.inner.delete_user(key, at)
     }
 }
 
@@ -99,6 +101,14 @@ impl<S: BillingRepository> BillingRepository for FlakyStore<S> {
         query: &BillingQuery,
     ) -> impl Future<Output = Result<Listing<Billing, BillingCursor>, StorageError>> + Send {
         self.inner.list_billings(query)
+    }
+
+    fn scan_billings(
+        &self,
+        after: Option<DocumentId>,
+        limit: Limit,
+    ) -> impl Future<Output = Result<Listing<Billing, DocumentId>, StorageError>> + Send {
+        self.inner.scan_billings(after, limit)
     }
 
     fn update_billing(
@@ -125,7 +135,7 @@ impl<S: EventRepository> EventRepository for FlakyStore<S> {
         decide: D,
     ) -> Result<Vec<EventOutcome>, StorageError>
     where
-        D: Fn(&CustomerEvent, Option<&User>) -> Effect + Send + Sync + 'static,
+        D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         if self.down.load(Ordering::SeqCst) {
             self.refused.fetch_add(1, Ordering::SeqCst);

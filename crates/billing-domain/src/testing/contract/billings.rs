@@ -158,7 +158,9 @@ pub async fn a_billing_for_a_missing_user_is_refused_and_consumes_no_number<R: R
     assert_eq!(number(&repo, 2, &a.user_id).await, seq(1));
     assert_refused(&repo, 3, &ghost, false).await;
     assert_eq!(number(&repo, 4, &b.user_id).await, seq(2));
-    repo.delete_user(&key(&a), t("2025-11-01")).await.expect("deleted");
+    repo.delete_user(&key(&a), t("2025-11-01"))
+        .await
+        .expect("deleted");
     assert_refused(&repo, 5, &a.user_id, false).await;
     assert_eq!(number(&repo, 6, &b.user_id).await, seq(3));
     assert_eq!(list(&repo, &query("2025-10-01")).await, [6, 4]);
@@ -195,7 +197,12 @@ pub async fn deleted_billings_do_not_give_their_numbers_back<R: Repository>(repo
     }
     repo.delete_billing(&seq(3)).await.expect("deleted");
     assert_eq!(number(&repo, 4, &a.user_id).await, seq(4));
-    assert_eq!(repo.delete_user(&key(&a), t("2025-11-01")).await.expect("deleted"), 3);
+    assert_eq!(
+        repo.delete_user(&key(&a), t("2025-11-01"))
+            .await
+            .expect("deleted"),
+        3
+    );
     assert_eq!(number(&repo, 5, &b.user_id).await, seq(5));
 }
 
@@ -529,7 +536,11 @@ pub async fn a_billing_update_keeps_is_paid_and_the_payment_date_consistent<R: R
     assert_eq!(b.payment, Payment::paid(n4));
     assert_eq!(
         (b.due_date, b.total_invoice, b.service_id.clone()),
-        (Some(t("2025-10-31")), Some(Number::Int(7)), Some(text("svc-new")))
+        (
+            Some(t("2025-10-31")),
+            Some(Number::Int(7)),
+            Some(text("svc-new"))
+        )
     );
     assert_eq!(
         (b.created_at, b.updated_at, &b.phone),
@@ -732,7 +743,10 @@ pub async fn recorded_billing_values_read_back_exactly_as_stored<R: Repository>(
         .list_billings(&query("2025-10-20"))
         .await
         .expect("listed");
-    assert_eq!(listed.items, stored.iter().rev().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        listed.items,
+        stored.iter().rev().cloned().collect::<Vec<_>>()
+    );
     assert_eq!(listed.skipped, 0);
     let mut paid = query("2025-10-20");
     paid.is_paid = Some(true);
@@ -803,12 +817,16 @@ pub async fn an_update_of_a_recorded_billing_changes_only_what_it_names<R: Repos
 
 /// `scan_billings` walks every billing in `_id` (insertion) order, a page at a time, whatever
 /// their generation dates, and ends with no cursor.
-pub async fn every_billing_is_scanned_in_insertion_order_a_page_at_a_time<R: Repository>(
-    repo: R,
-) {
+pub async fn every_billing_is_scanned_in_insertion_order_a_page_at_a_time<R: Repository>(repo: R) {
     let (a, b) = (user(1), user(2));
     create_users(&repo, [a.clone(), b.clone()]).await;
-    let dates = ["2025-10-05", "2025-10-01", "2025-10-09", "2025-10-01", "2025-10-03"];
+    let dates = [
+        "2025-10-05",
+        "2025-10-01",
+        "2025-10-09",
+        "2025-10-01",
+        "2025-10-03",
+    ];
     for (i, generated) in dates.iter().enumerate() {
         let n = u32::try_from(i).expect("few") + 1;
         let owner = if n % 2 == 0 { &b } else { &a };
@@ -820,7 +838,11 @@ pub async fn every_billing_is_scanned_in_insertion_order_a_page_at_a_time<R: Rep
     let mut pages = 0;
     loop {
         let page = repo.scan_billings(after, limit).await.expect("scanned");
-        assert!(page.items.len() <= 2, "at most a page: {:?}", ns(&page.items));
+        assert!(
+            page.items.len() <= 2,
+            "at most a page: {:?}",
+            ns(&page.items)
+        );
         seen.extend(ns(&page.items));
         pages += 1;
         match page.next {

@@ -152,7 +152,9 @@ fn amount(value: u64) -> Number {
 }
 
 fn service(raw: &str) -> Scalar {
-    ServiceId::parse(raw).expect("a valid test serviceId").into()
+    ServiceId::parse(raw)
+        .expect("a valid test serviceId")
+        .into()
 }
 
 /// Initial billing `number` of `owner` with the default `serviceId` and amount, generated at
@@ -746,17 +748,26 @@ pub async fn an_event_older_than_the_last_applied_for_its_user_has_no_effect<R: 
     let feed = Feed::default();
     let batch = vec![
         at(created("evt-1", 1), "2025-09-01T00:00:00Z"),
-        at(with(EventType::Suspended, "evt-3", 1), "2025-09-03T00:00:00Z"),
+        at(
+            with(EventType::Suspended, "evt-3", 1),
+            "2025-09-03T00:00:00Z",
+        ),
     ];
     assert_eq!(feed.apply(&repo, batch).await, ["applied", "applied"]);
     let suspended = find_user(&repo, 1).await.expect("user-1 is stored");
     assert!(!suspended.is_active);
     assert_eq!(suspended.last_event_at, Some(t("2025-09-03T00:00:00Z")));
 
-    let mut renamed = at(with(EventType::Updated, "evt-2b", 1), "2025-09-02T00:00:00Z");
+    let mut renamed = at(
+        with(EventType::Updated, "evt-2b", 1),
+        "2025-09-02T00:00:00Z",
+    );
     renamed.profile.name = Change::To(Some(name("Too Late")));
     let late = vec![
-        at(with(EventType::Reactivated, "evt-2", 1), "2025-09-02T00:00:00Z"),
+        at(
+            with(EventType::Reactivated, "evt-2", 1),
+            "2025-09-02T00:00:00Z",
+        ),
         renamed,
     ];
     assert_eq!(
@@ -838,10 +849,16 @@ pub async fn a_created_event_bills_only_a_user_without_billings<R: Repository>(r
         .await
         .expect("the test billing is created");
     let before = all_billings(&repo).await;
-    assert_eq!(feed.apply(&repo, vec![created("evt-1", 1)]).await, ["applied"]);
+    assert_eq!(
+        feed.apply(&repo, vec![created("evt-1", 1)]).await,
+        ["applied"]
+    );
     assert_eq!(all_billings(&repo).await, before);
 
-    assert_eq!(feed.apply(&repo, vec![created("evt-2", 2)]).await, ["applied"]);
+    assert_eq!(
+        feed.apply(&repo, vec![created("evt-2", 2)]).await,
+        ["applied"]
+    );
     assert_eq!(billings_of(&repo, &uid("user-2")).await.len(), 1);
     assert_eq!(
         feed.apply_at(&repo, LATER, vec![created("evt-2-replayed", 2)])

@@ -5,9 +5,9 @@ use std::num::NonZeroU32;
 use super::{draft, inactive_user, seq, t, text, uid, user, user_oid};
 use crate::error::{CreateUserError, DeleteUserError, UpdateUserError};
 use crate::model::{
-    Address, AddressPatch, BillingQuery, Change, CountryCode, ImmutableField, Limit, MAX_TEXT_BYTES,
-    Number, PageRequest, PatchError, Phone, PhonePatch, Position, Scalar, User, UserCursor,
-    UserEcho, UserKey, UserPatch, UserQuery,
+    Address, AddressPatch, BillingQuery, Change, CountryCode, ImmutableField, Limit,
+    MAX_TEXT_BYTES, Number, PageRequest, PatchError, Phone, PhonePatch, Position, Scalar, User,
+    UserCursor, UserEcho, UserKey, UserPatch, UserQuery,
 };
 use crate::ports::Repository;
 
@@ -85,7 +85,9 @@ pub async fn a_key_that_could_be_both_is_looked_up_as_a_user_id_first<R: Reposit
     };
     create_users(&repo, [by_id.clone(), named_like_an_id.clone()]).await;
     assert_eq!(find(&repo, &key(&hex)).await, Some(named_like_an_id));
-    repo.delete_user(&uid(&hex).into(), t("2025-11-01")).await.expect("deleted");
+    repo.delete_user(&uid(&hex).into(), t("2025-11-01"))
+        .await
+        .expect("deleted");
     assert_eq!(find(&repo, &key(&hex)).await, Some(by_id));
 }
 
@@ -477,7 +479,12 @@ pub async fn deleting_a_user_removes_them_and_all_their_billings_and_counts_thos
             .expect("billing created");
     }
 
-    assert_eq!(repo.delete_user(&by_oid(&a), t("2025-11-01")).await.expect("deleted"), 3);
+    assert_eq!(
+        repo.delete_user(&by_oid(&a), t("2025-11-01"))
+            .await
+            .expect("deleted"),
+        3
+    );
     assert_eq!(find(&repo, &by_oid(&a)).await, None);
     assert_eq!(find(&repo, &by_user_id(&a)).await, None);
     for gone in [1, 3, 4] {
@@ -493,7 +500,12 @@ pub async fn deleting_a_user_removes_them_and_all_their_billings_and_counts_thos
     assert!(listing.items.is_empty());
     assert_eq!(listing.total, Some(0));
 
-    assert_eq!(repo.delete_user(&by_user_id(&c), t("2025-11-01")).await.expect("deleted"), 0);
+    assert_eq!(
+        repo.delete_user(&by_user_id(&c), t("2025-11-01"))
+            .await
+            .expect("deleted"),
+        0
+    );
     assert_eq!(find(&repo, &by_user_id(&b)).await, Some(b));
     let all = repo
         .list_billings(&BillingQuery::new(t("2025-10-01")))
@@ -511,7 +523,9 @@ pub async fn deleting_a_missing_user_is_not_found<R: Repository>(repo: R) {
         matches!(result, Err(DeleteUserError::NotFound)),
         "expected NotFound, got {result:?}"
     );
-    repo.delete_user(&by_user_id(&u), t("2025-11-01")).await.expect("deleted");
+    repo.delete_user(&by_user_id(&u), t("2025-11-01"))
+        .await
+        .expect("deleted");
     for again in [by_user_id(&u), by_oid(&u)] {
         let result = repo.delete_user(&again, t("2025-11-01")).await;
         assert!(
