@@ -136,7 +136,14 @@ impl TestApp {
 
     /// Stops the service gracefully and starts a new one on the same database file.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// Stops the service and starts a new one on the same database, with settings adjusted
+    /// by `adjust`.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
         self.stop().await;
+        adjust(&mut self.settings);
         let (address, running) = start(&self.settings).await;
         self.address = address;
         self.running = Some(running);

@@ -10,20 +10,20 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-fn brokers() -> String {
+pub fn brokers() -> String {
     std::env::var("TEST_KAFKA_BROKERS").expect(
         "TEST_KAFKA_BROKERS is not set: run ./scripts/test.sh, which starts a Kafka-wire broker",
     )
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-async fn produce(topic: &str, key: &str, value: &serde_json::Value) {
+pub async fn produce(topic: &str, key: &str, value: &serde_json::Value) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("message.timeout.ms", "10000")
@@ -39,16 +39,39 @@ async fn produce(topic: &str, key: &str, value: &serde_json::Value) {
         .expect("the broker takes the message");
 }
 
-/// Polls `check` until it holds, for up to 120 s (group joins on the test broker take seconds, more under load).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Polls `check` until it holds, for up to 180 s (group joins on the test broker take
+/// seconds, more under load).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
     while !check().await {
         assert!(
             Instant::now() < deadline,
-            "{what} did not happen within 60 s"
+            "{what} did not happen within 180 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Settings that consume `topic` from the test broker in a new group, with the group timeouts
+/// the test broker needs.
+pub fn consume(s: &mut app::Settings, topic: &str) {
+    s.kafka_brokers = Some(brokers());
+    s.kafka_topic = topic.to_owned();
+    s.kafka_group_id = unique("group");
+    s.kafka_session_timeout_ms = 6000;
+    s.kafka_max_poll_interval_ms = 7000;
+    s.kafka_heartbeat_interval_ms = 1000;
+}
+
+/// The sum of `billing_events_total{source="kafka", ...}` series whose labels include `label`
+/// (all of them for `""`).
+pub fn kafka_events(metrics: &str, label: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("billing_events_total{") && l.contains(r#"source="kafka""#))
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,15 +85,7 @@ async fn customer_events_from_kafka_take_effect_and_show_in_metrics_and_readines
                  "timestamp": "2025-10-01T09:15:00Z" }),
     )
     .await;
-    let mut app = TestApp::spawn_with(|s| {
-        s.kafka_brokers = Some(brokers());
-        s.kafka_topic.clone_from(&topic);
-        s.kafka_group_id = unique("group");
-        s.kafka_session_timeout_ms = 6000;
-        s.kafka_max_poll_interval_ms = 7000;
-        s.kafka_heartbeat_interval_ms = 1000;
-    })
-    .await;
+    let mut app = TestApp::spawn_with(|s| consume(s, &topic)).await;
 
     // The user and then its billing (on MongoDB they are two writes): wait for the billing.
     eventually("the Created event's user and billing", async || {

@@ -8,5 +8,8 @@ mod errors;
 mod helpers;
 mod kafka;
 mod mongo_compat;
+mod node_documents;
+mod node_routes;
 mod pagination;
+mod user_service;
 mod users;

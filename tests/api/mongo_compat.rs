@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, fresh_mongodb_uri};
 
-async fn raw(uri: &str, database: &str) -> mongodb::Database {
+pub async fn raw(uri: &str, database: &str) -> mongodb::Database {
     mongodb::Client::with_uri_str(uri)
         .await
         .expect("a raw driver client")
@@ -80,7 +80,7 @@ async fn insert_mongoose_documents(db: &mongodb::Database) -> ObjectId {
     user_oid
 }
 
-async fn raw_one(db: &mongodb::Database, collection: &str, filter: Document) -> Document {
+pub async fn raw_one(db: &mongodb::Database, collection: &str, filter: Document) -> Document {
     db.collection::<Document>(collection)
         .find_one(filter)
         .await
