@@ -6,5 +6,5 @@ mod settings;
 mod status;
 
 pub use consumer::run;
-pub use settings::KafkaSettings;
+pub use settings::{AutoOffsetReset, KafkaSettings};
 pub use status::{ConsumerState, ConsumerStatus};

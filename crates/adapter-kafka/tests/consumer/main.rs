@@ -6,6 +6,7 @@
 mod dead_letters;
 mod duplicates;
 mod effects;
+mod offset_reset;
 mod ordering;
 mod replay;
 mod resumption;
