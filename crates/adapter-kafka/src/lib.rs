@@ -2,6 +2,7 @@
 //! once through the domain's event port. See `consumer.rs` for the guarantees.
 
 mod consumer;
+mod group;
 mod settings;
 mod status;
 

@@ -49,8 +49,10 @@ async fn a_new_group_starting_from_the_latest_offset_applies_only_events_produce
     let mut settings = topic.settings(&unique("latest"));
     settings.auto_offset_reset = AutoOffsetReset::Latest;
     let consumer = Running::start(&service, settings);
-    eventually("the consumer to run", async || {
-        if consumer.status.state() == ConsumerState::Running {
+    eventually("the consumer to be assigned its partitions", async || {
+        if consumer.status.state() == ConsumerState::Running
+            && !consumer.status.partitions().is_empty()
+        {
             Ok(())
         } else {
             Err(consumer.describe())
