@@ -8,14 +8,20 @@
 //!   batch redelivered after a crash or rebalance changes nothing the second time;
 //! - per-user order: a user's events share a key, so a partition, and a batch keeps each
 //!   partition's order; partitions interleave freely within and across batches;
+//! - one owner at a time: while a batch is retried, the consumer pauses its partitions and
+//!   keeps polling, so the group does not count it as gone (`max.poll.interval.ms`) and hand
+//!   its partitions to another instance that would apply the same events alongside it; a
+//!   partition revoked anyway is dropped from the batch in hand, uncommitted, for its new owner;
 //! - a bad message never blocks its partition: it goes to the dead-letter topic with the
 //!   reason in an `x-error` header, and the partition moves on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use billing_domain::{BillingService, CustomerEvent, EventOutcome, Repository, StorageError};
+use billing_domain::{
+    BillingService, CustomerEvent, EventOutcome, MessageId, Repository, StorageError,
+};
 use event_envelope::{EventEnvelope, Message as Envelope};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
@@ -24,6 +30,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::group::{Group, Partition};
 use crate::settings::KafkaSettings;
 use crate::status::{ConsumerState, ConsumerStatus};
 
@@ -47,13 +54,34 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(10))
 }
 
+type Kafka = StreamConsumer<Group>;
+
 struct Loop<R> {
     settings: KafkaSettings,
     service: Arc<BillingService<R>>,
-    status: Arc<ConsumerStatus>,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<Kafka>,
     producer: FutureProducer,
     shutdown: watch::Receiver<bool>,
+    /// Received and not yet taken into a batch, in the order received (so in each partition's
+    /// order).
+    held: VecDeque<OwnedMessage>,
+    /// Partitions revoked since the batch in hand was taken: its messages from them are their
+    /// new owner's to apply, dead-letter and commit, not ours.
+    revoked: BTreeSet<Partition>,
+    /// Counts revocations, so that a retry can tell whether one happened while it waited.
+    revocations: u64,
+    /// Whether the assignment is paused (while the batch in hand is retried).
+    holding: bool,
+}
+
+/// What one poll brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Received {
+    Message,
+    /// A client error (the brokers unreachable, say): this many in a row.
+    Error(u32),
+    /// Nothing before the deadline.
+    Nothing,
 }
 
 /// Consumes `settings.topic` until `shutdown` turns true: then it finishes the batch in hand,
@@ -69,43 +97,76 @@ pub async fn run<R: Repository>(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     status.set(ConsumerState::Connecting);
-    let consumer: StreamConsumer = settings.consumer_config().create()?;
+    let group = Group::new(Arc::clone(&status), settings.max_retries);
+    let consumer: Kafka = settings.consumer_config().create_with_context(group)?;
     let producer: FutureProducer = settings.producer_config().create()?;
     let mut this = Loop {
         consumer: Arc::new(consumer),
         producer,
         settings,
         service,
-        status,
         shutdown,
+        held: VecDeque::new(),
+        revoked: BTreeSet::new(),
+        revocations: 0,
+        holding: false,
     };
-    let lag = tokio::spawn(report_lag(
+    let watcher = tokio::spawn(watch_group(
         Arc::clone(&this.consumer),
-        Arc::clone(&this.status),
+        status,
+        this.settings.topic.clone(),
         this.shutdown.clone(),
     ));
     let result = this.consume().await;
-    lag.abort();
+    watcher.abort();
     this.leave().await;
     result
 }
 
-/// How often the lag gauge is refreshed. Off the batch path: asking the broker for watermarks
-/// is a round trip per partition.
-const LAG_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the lag gauge is refreshed, a long join reported, and brokers that failed asked
+/// again. Off the batch path: asking the broker for watermarks is a round trip per partition.
+const WATCH_INTERVAL: Duration = Duration::from_secs(5);
+/// A join that takes longer is reported, and again every such period until it ends.
+const JOIN_REPORT_EVERY: Duration = Duration::from_secs(30);
 
-/// Keeps `status`'s lag per partition (the partition's end minus our position) up to date.
-async fn report_lag(
-    consumer: Arc<StreamConsumer>,
+/// Keeps `status`'s lag per partition (the partition's end minus our position) up to date, says
+/// when joining the group takes long, and clears broker failures once a broker answers again
+/// (an idle topic brings no message that would).
+async fn watch_group(
+    consumer: Arc<Kafka>,
     status: Arc<ConsumerStatus>,
+    topic: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut join_reports = 0u32;
     loop {
-        if pause(LAG_INTERVAL, &mut shutdown).await.is_err() {
+        if pause(WATCH_INTERVAL, &mut shutdown).await.is_err() {
             return;
         }
+        let group = consumer.context();
+        match group.joining_for() {
+            Some(waited) if waited >= JOIN_REPORT_EVERY * (join_reports + 1) => {
+                join_reports += 1;
+                tracing::warn!(
+                    waited_s = waited.as_secs(),
+                    topic = %topic,
+                    "still joining the consumer group: no partitions assigned yet"
+                );
+            }
+            Some(_) => {}
+            None => join_reports = 0,
+        }
+        let probe = group.is_subscribed() && group.broker_failures() > 0;
         let consumer = Arc::clone(&consumer);
+        let topic = topic.clone();
         let lags = tokio::task::spawn_blocking(move || {
+            if probe
+                && consumer
+                    .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                    .is_ok()
+            {
+                consumer.context().brokers_answer();
+            }
             let Ok(positions) = consumer.position() else {
                 return Vec::new();
             };
@@ -131,55 +192,68 @@ async fn report_lag(
     }
 }
 
+/// A message of the batch in hand, and what it says.
+struct Item {
+    message: OwnedMessage,
+    content: Content,
+}
+
+// Nearly every message is an event: boxing it would cost an allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Content {
+    Event(CustomerEvent),
+    UnknownType { event_type: String, id: MessageId },
+    Invalid(String),
+}
+
+impl Item {
+    fn read(message: OwnedMessage) -> Self {
+        let content = match EventEnvelope(message.payload().unwrap_or_default()).try_into_domain() {
+            Ok(Envelope::Event(e)) => Content::Event(e),
+            Ok(Envelope::UnknownType { event_type, id }) => Content::UnknownType { event_type, id },
+            Err(rejection) => Content::Invalid(rejection.0),
+        };
+        Self { message, content }
+    }
+
+    fn event(&self) -> Option<&CustomerEvent> {
+        match &self.content {
+            Content::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn partition_of(m: &OwnedMessage) -> Partition {
+    (m.topic().to_owned(), m.partition())
+}
+
 impl<R: Repository> Loop<R> {
+    fn group(&self) -> &Group {
+        self.consumer.context()
+    }
+
     async fn consume(&mut self) -> anyhow::Result<()> {
         if self.connect().await.is_err() {
             return Ok(());
         }
         self.consumer.subscribe(&[&self.settings.topic])?;
-        self.status.set(ConsumerState::Running);
-        tracing::info!(topic = %self.settings.topic, group = %self.settings.group_id, "consuming customer events");
-        let mut failures = 0u32;
+        self.group().subscribed();
+        tracing::info!(topic = %self.settings.topic, group = %self.settings.group_id, "consuming customer events: subscribed, joining the group");
         loop {
-            let first = tokio::select! {
-                _ = self.shutdown.wait_for(|stop| *stop) => return Ok(()),
-                m = self.consumer.recv() => m.map(|m| m.detach()),
+            let Ok(batch) = self.next_batch().await else {
+                return Ok(());
             };
-            let first = match first {
-                Ok(m) => m,
-                Err(e) => {
-                    failures += 1;
-                    self.degrade_after(failures);
-                    tracing::warn!(error = %e, failures, "kafka consumer error");
-                    if pause(backoff(failures), &mut self.shutdown).await.is_err() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            failures = 0;
-            self.status.set(ConsumerState::Running);
-            let batch = self.fill_batch(first).await;
-            if self.handle(&batch).await.is_err() {
+            if self.handle(batch).await.is_err() {
                 // Told to stop mid-retry: nothing of this batch is committed; it is delivered
                 // again to whoever consumes next, and the inbox makes that harmless.
                 return Ok(());
             }
-            if self.commit(&batch).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn degrade_after(&self, failures: u32) {
-        if failures >= self.settings.max_retries {
-            self.status.set(ConsumerState::Degraded);
         }
     }
 
     /// Waits until the brokers answer, retrying with capped backoff.
     async fn connect(&mut self) -> Result<(), Stopping> {
-        let mut attempts = 0u32;
         loop {
             let consumer = Arc::clone(&self.consumer);
             let probe = tokio::task::spawn_blocking(move || {
@@ -190,102 +264,229 @@ impl<R: Repository> Loop<R> {
             .await;
             match probe {
                 Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => tracing::warn!(error = %e, attempts, "kafka brokers unreachable"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "kafka brokers unreachable"),
                 Err(e) => tracing::warn!(error = %e, "kafka metadata probe failed"),
             }
-            attempts += 1;
-            self.degrade_after(attempts);
+            let attempts = self.group().broker_failed();
             pause(backoff(attempts + 3), &mut self.shutdown).await?;
         }
     }
 
-    /// The first message and whatever follows it within `batch_wait`, up to `batch_size`.
-    async fn fill_batch(&self, first: OwnedMessage) -> Vec<OwnedMessage> {
-        let mut batch = vec![first];
-        let deadline = Instant::now() + self.settings.batch_wait;
-        while batch.len() < self.settings.batch_size {
-            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(Ok(m)) => batch.push(m.detach()),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "kafka consumer error");
-                    break;
-                }
-                Err(_) => break,
+    /// Polls once, until `until` at most (`None`: until something comes). This is the only
+    /// place that polls, so the only place where rebalance callbacks run: what they revoked is
+    /// dropped from the messages held at once, before anything received after it is kept.
+    async fn receive(&mut self, until: Option<Instant>) -> Result<Received, Stopping> {
+        let deadline = async {
+            match until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
             }
-        }
-        batch
+        };
+        let received = tokio::select! {
+            _ = self.shutdown.wait_for(|stop| *stop) => return Err(Stopping),
+            () = deadline => None,
+            m = self.consumer.recv() => Some(m.map(|m| m.detach())),
+        };
+        self.forget_revoked_partitions();
+        Ok(match received {
+            None => Received::Nothing,
+            Some(Ok(m)) => {
+                self.group().brokers_answer();
+                self.held.push_back(m);
+                Received::Message
+            }
+            Some(Err(e)) => {
+                let failures = self.group().broker_failed();
+                tracing::warn!(error = %e, failures, "kafka consumer error");
+                Received::Error(failures)
+            }
+        })
     }
 
-    async fn handle(&mut self, batch: &[OwnedMessage]) -> Result<(), Stopping> {
-        let mut events: Vec<(usize, CustomerEvent)> = Vec::new();
-        let mut dead: Vec<(usize, String, String)> = Vec::new();
-        for (i, m) in batch.iter().enumerate() {
-            match EventEnvelope(m.payload().unwrap_or_default()).try_into_domain() {
-                Ok(Envelope::Event(e)) => events.push((i, e)),
-                Ok(Envelope::UnknownType { event_type, id }) => {
-                    tracing::info!(event_type, %id, "skipping an event type this service does not handle");
-                    // Not the type itself: one series per made-up type would grow without end.
-                    self.status.count("other", "skipped");
-                }
-                Err(rejection) => dead.push((i, "invalid".to_owned(), rejection.0)),
-            }
+    fn forget_revoked_partitions(&mut self) {
+        let revoked = self.group().take_revoked();
+        if revoked.is_empty() {
+            return;
         }
-        let outcomes = self
-            .apply(events.iter().map(|(_, e)| e.clone()).collect())
-            .await?;
-        for ((i, event), outcome) in events.iter().zip(outcomes) {
-            let kind = event.kind.as_str();
-            match outcome {
-                EventOutcome::Rejected { reason } => dead.push((*i, kind.to_owned(), reason)),
-                EventOutcome::Skipped { reason } => {
-                    tracing::info!(event_type = kind, id = %event.id, reason, "event skipped");
-                    self.status.count(kind, "skipped");
-                }
-                other => self.status.count(kind, other.as_str()),
+        self.held.retain(|m| !revoked.contains(&partition_of(m)));
+        self.revocations += 1;
+        self.revoked.extend(revoked);
+    }
+
+    fn is_revoked(&self, m: &OwnedMessage) -> bool {
+        !self.revoked.is_empty() && self.revoked.contains(&partition_of(m))
+    }
+
+    /// Waits `wait` while polling: a consumer that stops polling for `max.poll.interval.ms`
+    /// is put out of its group. Paused partitions deliver nothing; whatever else comes is held,
+    /// in order, for the next batch.
+    async fn idle(&mut self, wait: Duration) -> Result<(), Stopping> {
+        let until = Instant::now() + wait;
+        while self.receive(Some(until)).await? != Received::Nothing {
+            // Not paused (a pause after a client error): a full batch need not wait.
+            if !self.holding && self.held.len() >= self.settings.batch_size {
+                break;
             }
-        }
-        for (i, kind, reason) in dead {
-            self.dead_letter(&batch[i], &reason).await?;
-            self.status.count(&kind, "dead-lettered");
         }
         Ok(())
     }
 
-    /// Applies the events, retrying a storage failure until it succeeds (or we are stopped).
+    /// The held messages and whatever follows within `batch_wait`, up to `batch_size`.
+    async fn next_batch(&mut self) -> Result<Vec<OwnedMessage>, Stopping> {
+        loop {
+            while self.held.is_empty() {
+                if let Received::Error(failures) = self.receive(None).await? {
+                    // Errors come at librdkafka's pace; this only keeps a burst from spinning.
+                    self.idle(backoff(failures)).await?;
+                }
+            }
+            let deadline = Instant::now() + self.settings.batch_wait;
+            while self.held.len() < self.settings.batch_size {
+                match self.receive(Some(deadline)).await? {
+                    Received::Message => {}
+                    Received::Error(_) | Received::Nothing => break,
+                }
+            }
+            // A revocation while filling may have emptied it.
+            if !self.held.is_empty() {
+                self.revoked.clear();
+                let n = self.held.len().min(self.settings.batch_size);
+                return Ok(self.held.drain(..n).collect());
+            }
+        }
+    }
+
+    /// Pauses every assigned partition (and, through the group, those assigned later) while the
+    /// batch in hand is retried: the loop keeps polling to stay in the group, and nothing new
+    /// piles up meanwhile.
+    fn hold(&mut self) {
+        if !self.holding {
+            self.holding = true;
+            self.consumer.context().pause(&*self.consumer);
+        }
+    }
+
+    /// Resumes what is assigned now: a partition revoked meanwhile is another consumer's, and
+    /// is resumed if it comes back (see `Group`). librdkafka fetches a resumed partition from
+    /// after the last message it delivered (what it fetched before the pause is not delivered),
+    /// so the partition goes on in order.
+    fn release(&mut self) {
+        if self.holding {
+            self.holding = false;
+            self.consumer.context().resume(&*self.consumer);
+        }
+    }
+
+    async fn handle(&mut self, batch: Vec<OwnedMessage>) -> Result<(), Stopping> {
+        let result = self
+            .handle_items(batch.into_iter().map(Item::read).collect())
+            .await;
+        self.release();
+        result
+    }
+
+    async fn handle_items(&mut self, mut items: Vec<Item>) -> Result<(), Stopping> {
+        let outcomes = self.apply(&mut items).await?;
+        let mut dead: Vec<(usize, String, String)> = Vec::new();
+        let events = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| item.event().map(|e| (i, e)));
+        for ((i, event), outcome) in events.zip(outcomes) {
+            let kind = event.kind.as_str();
+            match outcome {
+                EventOutcome::Rejected { reason } => dead.push((i, kind.to_owned(), reason)),
+                EventOutcome::Skipped { reason } => {
+                    tracing::info!(event_type = kind, id = %event.id, reason, "event skipped");
+                    self.status().count(kind, "skipped");
+                }
+                other => self.status().count(kind, other.as_str()),
+            }
+        }
+        for (i, item) in items.iter().enumerate() {
+            match &item.content {
+                Content::Event(_) => {}
+                Content::UnknownType { event_type, id } => {
+                    tracing::info!(event_type, %id, "skipping an event type this service does not handle");
+                    // Not the type itself: one series per made-up type would grow without end.
+                    self.status().count("other", "skipped");
+                }
+                Content::Invalid(reason) => dead.push((i, "invalid".to_owned(), reason.clone())),
+            }
+        }
+        for (i, kind, reason) in dead {
+            let m = &items[i].message;
+            if self.is_revoked(m) {
+                // Its partition's new owner reads it again and dead-letters it.
+                continue;
+            }
+            self.dead_letter(m, &reason).await?;
+            self.status().count(&kind, "dead-lettered");
+        }
+        self.commit(&items).await
+    }
+
+    fn status(&self) -> &ConsumerStatus {
+        self.group().status()
+    }
+
+    /// Applies the events of `items`, retrying a storage failure until it succeeds (or we are
+    /// stopped), with the partitions paused meanwhile. The outcomes are those of the events
+    /// left in `items`: a partition revoked while retrying takes its messages out.
     ///
     /// A failure that is not "unavailable" and persists may be one event's own (a stored
     /// document we cannot read, say): after a few attempts the batch is applied one event at a
     /// time, and events that fail alone while others succeed are rejected, so they go to the
     /// dead-letter topic instead of blocking their partition. When every event fails, the
     /// store is what fails: the batch is retried, never dead-lettered.
-    async fn apply(&mut self, events: Vec<CustomerEvent>) -> Result<Vec<EventOutcome>, Stopping> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn apply(&mut self, items: &mut Vec<Item>) -> Result<Vec<EventOutcome>, Stopping> {
         let mut attempt = 0;
-        loop {
+        let result = loop {
+            let events: Vec<CustomerEvent> =
+                items.iter().filter_map(Item::event).cloned().collect();
+            if events.is_empty() {
+                break Ok(Vec::new());
+            }
             match self.service.apply_events(events.clone()).await {
-                Ok(outcomes) => return Ok(outcomes),
+                Ok(outcomes) => break Ok(outcomes),
                 Err(e) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, events = events.len(), "storage failed; retrying the batch");
-                    if matches!(e, StorageError::Unknown(_))
-                        && attempt >= ISOLATE_AFTER
-                        && let Some(outcomes) = self.apply_one_by_one(&events).await?
-                    {
-                        return Ok(outcomes);
+                    self.hold();
+                    self.group().storage_failing(true);
+                    if matches!(e, StorageError::Unknown(_)) && attempt >= ISOLATE_AFTER {
+                        match self.apply_one_by_one(&events).await {
+                            Ok(Some(outcomes)) => break Ok(outcomes),
+                            Ok(None) => {}
+                            Err(stopping) => break Err(stopping),
+                        }
                     }
-                    pause(backoff(attempt), &mut self.shutdown).await?;
+                    if let Err(stopping) = self.idle(backoff(attempt)).await {
+                        break Err(stopping);
+                    }
                 }
             }
-        }
+            let before = items.len();
+            items.retain(|item| !self.is_revoked(&item.message));
+            if items.len() < before {
+                tracing::info!(
+                    dropped = before - items.len(),
+                    "partitions revoked while retrying: their messages are left to their new owner"
+                );
+            }
+        };
+        self.group().storage_failing(false);
+        result
     }
 
-    /// `None` when no event could be applied (the store fails, not the events).
+    /// `None` when no event could be applied (the store fails, not the events), or when a
+    /// partition was revoked meanwhile (the batch is then retried without it; what was applied
+    /// one by one is a duplicate the second time).
     async fn apply_one_by_one(
         &mut self,
         events: &[CustomerEvent],
     ) -> Result<Option<Vec<EventOutcome>>, Stopping> {
+        let revocations = self.revocations;
         let mut outcomes = Vec::with_capacity(events.len());
         let mut failed = 0;
         for event in events {
@@ -301,7 +502,10 @@ impl<R: Repository> Loop<R> {
                     }
                     Err(_) => {
                         attempt += 1;
-                        pause(backoff(attempt), &mut self.shutdown).await?;
+                        self.idle(backoff(attempt)).await?;
+                        if self.revocations != revocations {
+                            return Ok(None);
+                        }
                     }
                 }
             };
@@ -350,59 +554,66 @@ impl<R: Repository> Loop<R> {
                 Err((e, _)) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "cannot write to the dead-letter topic; retrying");
-                    pause(backoff(attempt), &mut self.shutdown).await?;
+                    self.hold();
+                    self.idle(backoff(attempt)).await?;
+                    if self.is_revoked(m) {
+                        return Ok(());
+                    }
                 }
             }
         }
     }
 
-    /// Commits, per partition, the offset after the batch's last message.
-    async fn commit(&mut self, batch: &[OwnedMessage]) -> Result<(), Stopping> {
-        let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        for m in batch {
-            let slot = next
-                .entry((m.topic().to_owned(), m.partition()))
-                .or_default();
-            *slot = (*slot).max(m.offset() + 1);
-        }
-        let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), offset) in &next {
-            if let Err(e) = offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-            {
-                tracing::error!(error = %e, "cannot record an offset to commit");
-            }
-        }
+    /// Commits, per partition still ours, the offset after the batch's last message.
+    async fn commit(&mut self, items: &[Item]) -> Result<(), Stopping> {
         let mut attempt = 0;
         loop {
+            let mut next: BTreeMap<Partition, i64> = BTreeMap::new();
+            for item in items.iter().filter(|i| !self.is_revoked(&i.message)) {
+                let slot = next.entry(partition_of(&item.message)).or_default();
+                *slot = (*slot).max(item.message.offset() + 1);
+            }
+            if next.is_empty() {
+                return Ok(());
+            }
+            let mut offsets = TopicPartitionList::new();
+            for ((topic, partition), offset) in &next {
+                if let Err(e) =
+                    offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                {
+                    tracing::error!(error = %e, "cannot record an offset to commit");
+                }
+            }
             let consumer = Arc::clone(&self.consumer);
-            let list = offsets.clone();
             let committed =
-                tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync)).await;
+                tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
+                    .await;
             match committed {
-                Ok(Ok(())) => break,
+                Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "offset commit failed; retrying");
                     // After a rebalance these partitions may be someone else's: their new
                     // owner re-reads from the last commit, and the inbox absorbs the repeat.
                     if attempt >= 5 {
-                        break;
+                        return Ok(());
                     }
-                    pause(backoff(attempt), &mut self.shutdown).await?;
+                    self.hold();
+                    self.idle(backoff(attempt)).await?;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "offset commit task failed");
-                    break;
+                    return Ok(());
                 }
             }
         }
-        Ok(())
     }
 
     /// Leaves the group (so its partitions are reassigned at once) and says so.
     async fn leave(self) {
         self.consumer.unsubscribe();
-        self.status.set(ConsumerState::Stopped);
+        // Before the close, whose revocation must not make it look like a rejoin.
+        self.group().stopped();
         let consumer = self.consumer;
         // Closing talks to the coordinator: off the async threads.
         let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;

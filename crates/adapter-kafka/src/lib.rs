@@ -2,9 +2,10 @@
 //! once through the domain's event port. See `consumer.rs` for the guarantees.
 
 mod consumer;
+mod group;
 mod settings;
 mod status;
 
 pub use consumer::run;
-pub use settings::KafkaSettings;
+pub use settings::{AutoOffsetReset, KafkaSettings};
 pub use status::{ConsumerState, ConsumerStatus};

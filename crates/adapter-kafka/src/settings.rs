@@ -2,6 +2,33 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
+/// Where a consumer group new to the topic (no committed offsets) starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoOffsetReset {
+    /// The beginning of each partition: the whole topic is read.
+    #[default]
+    Earliest,
+    /// The end of each partition when it is first assigned: only what is produced from then on.
+    Latest,
+}
+
+impl AutoOffsetReset {
+    /// The value of `KAFKA_AUTO_OFFSET_RESET` (and of librdkafka's `auto.offset.reset`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Earliest => "earliest",
+            Self::Latest => "latest",
+        }
+    }
+
+    /// `earliest` or `latest`; nothing else (librdkafka's synonyms, `smallest` say, included).
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Earliest, Self::Latest]
+            .into_iter()
+            .find(|v| v.as_str() == raw)
+    }
+}
+
 /// How to reach the broker and the topic. Every field is one `KAFKA_*` variable.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KafkaSettings {
@@ -29,6 +56,8 @@ pub struct KafkaSettings {
     pub session_timeout_ms: u32,
     pub max_poll_interval_ms: u32,
     pub heartbeat_interval_ms: u32,
+    /// `KAFKA_AUTO_OFFSET_RESET`: where a group without committed offsets starts.
+    pub auto_offset_reset: AutoOffsetReset,
     /// At most this many messages are applied in one storage batch.
     pub batch_size: usize,
     /// How long a batch waits for more messages after its first.
@@ -43,6 +72,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("group_id", &self.group_id)
             .field("client_id", &self.client_id)
             .field("dlq_topic", &self.dlq_topic)
+            .field("auto_offset_reset", &self.auto_offset_reset)
             .field("security_protocol", &self.security_protocol)
             .field("sasl_mechanism", &self.sasl_mechanism)
             .field("sasl_username", &self.sasl_username)
@@ -72,6 +102,7 @@ impl KafkaSettings {
             session_timeout_ms: 45_000,
             max_poll_interval_ms: 300_000,
             heartbeat_interval_ms: 3_000,
+            auto_offset_reset: AutoOffsetReset::default(),
             batch_size: 500,
             batch_wait: Duration::from_millis(20),
         }
@@ -105,8 +136,8 @@ impl KafkaSettings {
             // Offsets are committed by hand, after the batch is durable.
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            // A new group reads the topic from its beginning.
-            .set("auto.offset.reset", "earliest")
+            // Only for a group with no committed offset: one that has them continues from them.
+            .set("auto.offset.reset", self.auto_offset_reset.as_str())
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
             .set(
                 "max.poll.interval.ms",
@@ -137,5 +168,47 @@ impl KafkaSettings {
             .set("acks", "all")
             .set("message.timeout.ms", "30000");
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_group_starts_from_the_earliest_offset_unless_told_latest() {
+        let mut settings = KafkaSettings::new("localhost:9092");
+        assert_eq!(
+            settings.consumer_config().get("auto.offset.reset"),
+            Some("earliest")
+        );
+        settings.auto_offset_reset = AutoOffsetReset::Latest;
+        assert_eq!(
+            settings.consumer_config().get("auto.offset.reset"),
+            Some("latest")
+        );
+    }
+
+    #[test]
+    fn only_earliest_and_latest_are_offset_resets() {
+        assert_eq!(
+            AutoOffsetReset::parse("earliest"),
+            Some(AutoOffsetReset::Earliest)
+        );
+        assert_eq!(
+            AutoOffsetReset::parse("latest"),
+            Some(AutoOffsetReset::Latest)
+        );
+        for other in [
+            "",
+            "smallest",
+            "largest",
+            "beginning",
+            "end",
+            "error",
+            "Latest",
+        ] {
+            assert_eq!(AutoOffsetReset::parse(other), None, "{other:?}");
+        }
     }
 }

@@ -2,18 +2,26 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ConsumerState {
     /// No `KAFKA_BROKERS`.
-    Disabled,
-    /// Starting, or reconnecting after a failure (within `KAFKA_MAX_RETRIES`).
-    Connecting,
-    Running,
-    /// More than `KAFKA_MAX_RETRIES` failed attempts in a row; still retrying.
-    Degraded,
-    Stopped,
+    Disabled = 0,
+    /// No broker has answered yet (fewer than `KAFKA_MAX_RETRIES` failed attempts).
+    Connecting = 1,
+    /// Subscribed, waiting for the group to assign partitions (at startup, or during a
+    /// rebalance).
+    Joining = 2,
+    /// Partitions assigned, consuming.
+    Running = 3,
+    /// Still retrying, after repeated failures: the brokers unreachable for
+    /// `KAFKA_MAX_RETRIES` attempts in a row, or storage failing a batch (its partitions are
+    /// paused meanwhile).
+    Degraded = 4,
+    /// Left the group, for good.
+    Stopped = 5,
 }
 
 impl ConsumerState {
@@ -21,6 +29,7 @@ impl ConsumerState {
         match self {
             Self::Disabled => "disabled",
             Self::Connecting => "connecting",
+            Self::Joining => "joining",
             Self::Running => "running",
             Self::Degraded => "degraded",
             Self::Stopped => "stopped",
@@ -30,9 +39,10 @@ impl ConsumerState {
     const fn from_u8(v: u8) -> Self {
         match v {
             1 => Self::Connecting,
-            2 => Self::Running,
-            3 => Self::Degraded,
-            4 => Self::Stopped,
+            2 => Self::Joining,
+            3 => Self::Running,
+            4 => Self::Degraded,
+            5 => Self::Stopped,
             _ => Self::Disabled,
         }
     }
@@ -42,6 +52,11 @@ impl ConsumerState {
 #[derive(Debug)]
 pub struct ConsumerStatus {
     state: AtomicU8,
+    /// Partition assignments received from the group so far (one per rebalance that gave this
+    /// consumer partitions, or none).
+    assignments: AtomicU64,
+    /// The partitions assigned now.
+    partitions: Mutex<Vec<i32>>,
     /// Events handled, by (type, outcome): `applied`, `duplicate`, `skipped`, `dead-lettered`.
     counts: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Messages behind the end of each partition, as of the last batch.
@@ -58,6 +73,8 @@ impl ConsumerStatus {
     pub fn new(state: ConsumerState) -> Self {
         Self {
             state: AtomicU8::new(state as u8),
+            assignments: AtomicU64::new(0),
+            partitions: Mutex::default(),
             counts: Mutex::default(),
             lag: Mutex::default(),
         }
@@ -71,6 +88,22 @@ impl ConsumerStatus {
         self.state.store(state as u8, Ordering::Relaxed);
     }
 
+    pub(crate) fn assigned(&self, partitions: Vec<i32>) {
+        self.assignments.fetch_add(1, Ordering::Relaxed);
+        *self.partitions.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+    }
+
+    pub(crate) fn revoked(&self, partitions: &[i32]) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|p| !partitions.contains(p));
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        for p in partitions {
+            lag.remove(p);
+        }
+    }
+
     pub(crate) fn count(&self, event_type: &str, outcome: &'static str) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         *counts.entry((event_type.to_owned(), outcome)).or_default() += 1;
@@ -81,6 +114,20 @@ impl ConsumerStatus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(partition, lag);
+    }
+
+    /// How many partition assignments the group has given this consumer: a number that moves
+    /// only on a rebalance.
+    pub fn assignments(&self) -> u64 {
+        self.assignments.load(Ordering::Relaxed)
+    }
+
+    /// The partitions assigned now, in no particular order.
+    pub fn partitions(&self) -> Vec<i32> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Events handled so far, by (type, outcome).

@@ -258,6 +258,9 @@ fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
     k.session_timeout_ms = s.kafka_session_timeout_ms;
     k.max_poll_interval_ms = s.kafka_max_poll_interval_ms;
     k.heartbeat_interval_ms = s.kafka_heartbeat_interval_ms;
+    // Checked by `Settings::validate`, which runs before this.
+    k.auto_offset_reset =
+        adapter_kafka::AutoOffsetReset::parse(&s.kafka_auto_offset_reset).unwrap_or_default();
     Some(k)
 }
 

@@ -48,6 +48,9 @@ pub struct Settings {
     pub kafka_session_timeout_ms: u32,
     pub kafka_max_poll_interval_ms: u32,
     pub kafka_heartbeat_interval_ms: u32,
+    /// `KAFKA_AUTO_OFFSET_RESET`: where a consumer group new to the topic starts, `earliest`
+    /// (the whole topic) or `latest` (only what is produced after it joined).
+    pub kafka_auto_offset_reset: String,
     /// `INITIAL_BILLING_DUE_DAYS`: a `Customer.Created` billing is due this many days later.
     pub initial_billing_due_days: u32,
     /// `INITIAL_BILLING_AMOUNT`: its amount when the event gives none.
@@ -90,6 +93,9 @@ impl Default for Settings {
             kafka_session_timeout_ms: 45_000,
             kafka_max_poll_interval_ms: 300_000,
             kafka_heartbeat_interval_ms: 3_000,
+            kafka_auto_offset_reset: adapter_kafka::AutoOffsetReset::default()
+                .as_str()
+                .to_owned(),
             initial_billing_due_days: 14,
             initial_billing_amount: 100_000,
             api_tokens: None,
@@ -160,6 +166,7 @@ pub const VARIABLES: &[&str] = &[
     "KAFKA_SESSION_TIMEOUT_MS",
     "KAFKA_MAX_POLL_INTERVAL_MS",
     "KAFKA_HEARTBEAT_INTERVAL_MS",
+    "KAFKA_AUTO_OFFSET_RESET",
     "INITIAL_BILLING_DUE_DAYS",
     "INITIAL_BILLING_AMOUNT",
     "API_TOKENS",
@@ -234,6 +241,11 @@ impl Settings {
                 "must not be empty",
             ),
             (
+                "KAFKA_AUTO_OFFSET_RESET",
+                adapter_kafka::AutoOffsetReset::parse(&self.kafka_auto_offset_reset).is_some(),
+                "must be earliest or latest",
+            ),
+            (
                 "INITIAL_BILLING_AMOUNT",
                 billing_domain::Amount::new(self.initial_billing_amount).is_ok(),
                 "must be at most 1000000000000000",
@@ -264,6 +276,33 @@ impl Settings {
         match checks.iter().find(|(_, ok, _)| !ok) {
             Some((var, _, why)) => Err(anyhow::anyhow!("invalid value for {var}: {why}")),
             None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_reset_other_than_earliest_or_latest_is_refused_naming_the_variable() {
+        for good in ["earliest", "latest"] {
+            let settings = Settings {
+                kafka_auto_offset_reset: good.to_owned(),
+                ..Settings::default()
+            };
+            assert!(settings.validate().is_ok(), "{good}");
+        }
+        for bad in ["smallest", "Latest", "", "none"] {
+            let settings = Settings {
+                kafka_auto_offset_reset: bad.to_owned(),
+                ..Settings::default()
+            };
+            let error = settings.validate().expect_err(bad).to_string();
+            assert!(
+                error.contains("KAFKA_AUTO_OFFSET_RESET") && error.contains("earliest or latest"),
+                "{bad:?}: {error}"
+            );
         }
     }
 }

@@ -6,9 +6,13 @@
 mod dead_letters;
 mod duplicates;
 mod effects;
+mod offset_reset;
 mod ordering;
+mod pausing;
 mod replay;
 mod resumption;
+mod states;
 mod storage_outage;
+mod storage_outage_with_two_consumers;
 mod support;
 mod unknown_types;

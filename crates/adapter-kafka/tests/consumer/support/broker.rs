@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::{Msg, brokers, eventually, init_logs, unique};
 
 /// What the broker gives a topic it creates on first produce.
-const PARTITIONS: i32 = 4;
+pub const PARTITIONS: i32 = 4;
 
 /// The group timeouts the test broker needs (see `shared/test-services.md`).
 const SESSION_TIMEOUT_MS: u32 = 6_000;
@@ -183,8 +183,10 @@ impl Running {
 
     pub fn describe(&self) -> String {
         format!(
-            "state {:?}, counts {:?}, task finished: {}",
+            "state {:?}, partitions {:?}, assignments {}, counts {:?}, task finished: {}",
             self.status.state(),
+            self.status.partitions(),
+            self.status.assignments(),
             self.status.counts(),
             self.task.is_finished()
         )
@@ -203,6 +205,29 @@ impl Running {
             },
         )
         .await;
+    }
+
+    /// Watches the state until `done` holds, and returns the states seen on the way, in order,
+    /// repeats collapsed, without the `disabled` of a task that has not started yet.
+    pub async fn states_until(
+        &self,
+        what: &str,
+        done: impl Fn(&ConsumerStatus) -> bool,
+    ) -> Vec<ConsumerState> {
+        let mut seen: Vec<ConsumerState> = Vec::new();
+        eventually(what, async || {
+            let state = self.status.state();
+            if state != ConsumerState::Disabled && seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            if done(&self.status) {
+                Ok(())
+            } else {
+                Err(format!("states seen {seen:?}; {}", self.describe()))
+            }
+        })
+        .await;
+        seen
     }
 
     /// Still consuming: the task has not ended and the status does not say stopped.

@@ -1,9 +1,12 @@
 //! A store that can be taken down: it delegates everything to a real store, except that
-//! applying events fails with `StorageError::Unavailable` while its switch is on.
+//! applying events fails with `StorageError::Unavailable` while its switch is on. It also keeps
+//! a journal of every `apply_events` call, and notes any user whose events were being applied by
+//! two calls at once.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
@@ -18,6 +21,64 @@ pub struct FlakyStore<S> {
     inner: S,
     down: Arc<AtomicBool>,
     refused: Arc<AtomicU64>,
+    journal: Arc<Mutex<Journal>>,
+}
+
+/// One `apply_events` call, recorded when it returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// (userId, message id) of each event, in the call's order.
+    pub events: Vec<(String, String)>,
+    /// Whether the store took the batch (the outage refuses it).
+    pub stored: bool,
+}
+
+#[derive(Debug, Default)]
+struct Journal {
+    calls: Vec<Call>,
+    /// Calls running now, per userId.
+    running: BTreeMap<String, u32>,
+    /// Users whose events two calls were applying at the same time.
+    overlapping: BTreeSet<String>,
+}
+
+fn journal(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Marks a call's users as running until dropped, so that a call abandoned midway counts as
+/// ended too.
+struct Running<'a> {
+    journal: &'a Mutex<Journal>,
+    users: BTreeSet<String>,
+}
+
+impl<'a> Running<'a> {
+    fn start(journal_: &'a Mutex<Journal>, users: BTreeSet<String>) -> Self {
+        let mut j = journal(journal_);
+        for user in &users {
+            let n = j.running.entry(user.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                j.overlapping.insert(user.clone());
+            }
+        }
+        Self {
+            journal: journal_,
+            users,
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut j = journal(self.journal);
+        for user in &self.users {
+            if let Some(n) = j.running.get_mut(user) {
+                *n -= 1;
+            }
+        }
+    }
 }
 
 impl<S> FlakyStore<S> {
@@ -27,7 +88,18 @@ impl<S> FlakyStore<S> {
             inner,
             down: Arc::new(AtomicBool::new(false)),
             refused: Arc::new(AtomicU64::new(0)),
+            journal: Arc::default(),
         }
+    }
+
+    /// Every `apply_events` call that has returned, in the order they returned.
+    pub fn calls(&self) -> Vec<Call> {
+        journal(&self.journal).calls.clone()
+    }
+
+    /// Users whose events were being applied by two calls at the same time.
+    pub fn overlapping(&self) -> BTreeSet<String> {
+        journal(&self.journal).overlapping.clone()
     }
 
     /// The switch: while it is on, `apply_events` fails. Shared by clones.
@@ -137,12 +209,29 @@ impl<S: EventRepository> EventRepository for FlakyStore<S> {
     where
         D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
-        if self.down.load(Ordering::SeqCst) {
+        let ids: Vec<(String, String)> = events
+            .iter()
+            .map(|e| (e.user_id.as_str().to_owned(), e.id.as_str().to_owned()))
+            .collect();
+        let running = Running::start(
+            &self.journal,
+            ids.iter().map(|(user, _)| user.clone()).collect(),
+        );
+        let result = if self.down.load(Ordering::SeqCst) {
             self.refused.fetch_add(1, Ordering::SeqCst);
-            return Err(StorageError::Unavailable(anyhow::anyhow!(
+            Err(StorageError::Unavailable(anyhow::anyhow!(
                 "the test switched storage off"
-            )));
-        }
-        self.inner.apply_events(events, decide).await
+            )))
+        } else {
+            self.inner.apply_events(events, decide).await
+        };
+        // Recorded before the call counts as ended: a call that starts after this one ended
+        // is journaled after it.
+        journal(&self.journal).calls.push(Call {
+            events: ids,
+            stored: result.is_ok(),
+        });
+        drop(running);
+        result
     }
 }

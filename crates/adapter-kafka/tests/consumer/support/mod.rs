@@ -10,11 +10,12 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use broker::{DeadLetters, Producer, Running, Topic, count, header};
+pub use broker::{DeadLetters, PARTITIONS, Producer, Running, Topic, count, header};
 pub use flaky::FlakyStore;
 pub use messages::{Msg, Style};
 pub use stores::{
-    Snapshot, billing_ids, memory_service, sqlite_service, sqlite_store, ts, with_store,
+    Snapshot, billing_ids, memory_service, mongo_store, sqlite_service, sqlite_store, ts,
+    with_store,
 };
 
 /// How long a condition may take to come true. A safety net, not a claim about speed.

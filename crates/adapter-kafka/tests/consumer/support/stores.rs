@@ -2,8 +2,10 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_memory::{FixedClock, MemoryStore, SequentialIds};
+use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
 use billing_domain::{
     Billing, BillingId, BillingQuery, BillingService, Limit, PageRequest, Position, Repository,
@@ -30,6 +32,27 @@ pub fn sqlite_store() -> (SqliteStore, TempDir) {
 pub fn sqlite_service() -> (Arc<BillingService<SqliteStore>>, TempDir) {
     let (store, dir) = sqlite_store();
     (with_store(store), dir)
+}
+
+/// A store on a fresh database of the MongoDB server named by `TEST_MONGODB_URI`, its indexes
+/// created. Without that server the test fails: it must not pass without having run.
+pub async fn mongo_store() -> MongoStore {
+    let uri = std::env::var("TEST_MONGODB_URI")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "TEST_MONGODB_URI is not set: this test needs the MongoDB-wire test server; run \
+                 ./scripts/test.sh (or `source scripts/test-services.sh && start_test_services` \
+                 first)"
+            )
+        });
+    let database = super::unique("kafka").replace('-', "_");
+    let store = MongoStore::connect_to(&uri, Some(&database), Duration::from_secs(10))
+        .await
+        .expect("connect to the test MongoDB");
+    store.migrate().await.expect("create the indexes");
+    store
 }
 
 pub fn memory_service() -> Arc<BillingService<MemoryStore>> {
