@@ -429,3 +429,55 @@ async fn with_mongodb_down_requests_get_503_and_the_service_recovers_when_it_ret
         .expect("answered");
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// The MongoDB driver's own tasks must outlive the runtime that started the service: requests
+/// still in flight on the HTTP workers when that runtime stops used to panic inside the driver
+/// (`cmap/connection_requester.rs`, a `SendError` unwrapped).
+#[test]
+fn requests_in_flight_when_the_starting_runtime_stops_do_not_panic_an_http_worker() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let worker_panics = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&worker_panics);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("actix-server worker"))
+        {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        previous(info);
+    }));
+
+    let service = tokio::runtime::Runtime::new().expect("a runtime for the service");
+    let (uri, _) = fresh_mongodb_uri();
+    let app = service.block_on(TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)));
+    let address = app.address.clone();
+    service.block_on(app.create_user_id("in-flight"));
+    // Keep the service's handles from being stopped in order: the runtime just goes.
+    std::mem::forget(app);
+
+    let clients = tokio::runtime::Runtime::new().expect("a runtime for the clients");
+    let requests = clients.spawn(async move {
+        let client = reqwest::Client::new();
+        let sends = (0..40).map(|_| {
+            client
+                .post(format!("{address}/api/billings"))
+                .json(&crate::helpers::billing_body("in-flight"))
+                .send()
+        });
+        futures_util::future::join_all(sends).await
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    service.shutdown_timeout(Duration::from_secs(1));
+    // Whatever the answers (some done, some refused), the workers must not have panicked.
+    let _ = clients.block_on(requests);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        worker_panics.load(Ordering::SeqCst),
+        0,
+        "an HTTP worker panicked"
+    );
+}

@@ -492,8 +492,8 @@ impl<R: Repository> Loop<R> {
         for event in events {
             let mut attempt = 0;
             let outcome = loop {
-                match self.service.apply_events(vec![event.clone()]).await {
-                    Ok(mut one) => break one.pop().unwrap_or(EventOutcome::Applied),
+                match self.service.apply_event(event.clone()).await {
+                    Ok(outcome) => break outcome,
                     Err(StorageError::Unknown(e)) if attempt >= ISOLATE_AFTER => {
                         failed += 1;
                         break EventOutcome::Rejected {

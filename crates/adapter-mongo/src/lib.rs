@@ -111,7 +111,15 @@ impl MongoStore {
             .map(str::to_owned)
             .or_else(|| options.default_database.clone())
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-        let client = Client::with_options(options).context("cannot create the MongoDB client")?;
+        // The driver's background tasks (connection pool, server monitors) run on the runtime
+        // that makes the client, and every request hands its work to them. On a runtime of
+        // their own they outlive whichever runtime started the service: a request still in
+        // flight when that one stops (an HTTP worker finishing while its caller's runtime
+        // shuts down) gets an error, not a panic in the driver.
+        let client = {
+            let _driver = driver_runtime().enter();
+            Client::with_options(options).context("cannot create the MongoDB client")?
+        };
         Ok(Self::with_database(client, &db_name))
     }
 
@@ -280,6 +288,19 @@ impl MongoStore {
     pub fn client(&self) -> &Client {
         &self.inner.client
     }
+}
+
+/// The runtime the MongoDB driver's background tasks run on, for the life of the process.
+fn driver_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mongodb-driver")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the MongoDB driver's runtime: {e}"))
+    })
 }
 
 /// One page of `collection`: the documents matching `filter` (and `after`, the keyset
