@@ -435,3 +435,28 @@ async fn event_metrics_count_events_by_type_and_outcome() {
     assert_eq!(metric(&text, series), 1, "{text}");
     assert_eq!(metric(&text, duplicate), 1, "{text}");
 }
+
+#[test]
+fn the_readme_error_table_is_the_code_table_row_for_row() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("| code | status | when |")
+        .expect("the README has the error table");
+    let rows: Vec<&str> = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let expected: Vec<String> = adapter_http::ErrorCode::ALL
+        .iter()
+        .map(|c| {
+            format!(
+                "| `{}` | {} | {} |",
+                c.as_str(),
+                c.status().as_u16(),
+                c.meaning()
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}

@@ -119,10 +119,10 @@ impl Writer {
             reply,
         };
         self.jobs.send(Box::new(job)).map_err(|_| {
-            StorageError::Unavailable(anyhow!("the SQLite writer has stopped")).into()
+            StorageError::Unavailable(anyhow!("the SQLite writer has stopped"))
         })?;
         answer.await.map_err(|_| {
-            StorageError::Unknown(anyhow!("the SQLite writer dropped a write")).into()
+            StorageError::Unknown(anyhow!("the SQLite writer dropped a write"))
         })?
     }
 }
@@ -142,7 +142,7 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
             tracing::error!(error = %e.message, jobs = batch.len(), "sqlite group commit failed");
         }
         for job in batch {
-            job.finish(commit.as_ref().map(|()| ()));
+            job.finish(commit.as_ref().copied());
         }
     }
 }
