@@ -67,6 +67,7 @@ error_codes! {
     BillingIdTaken => CONFLICT, "BILLING_ID_TAKEN", "the sequence is behind the stored data (after a bad restore)";
     EventRejected => CONFLICT, "EVENT_REJECTED", "the store refuses an event's effect (a `billingId` already taken)";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "a body over 64 KiB";
+    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "a body not sent as `application/json`";
     RequestTimeout => SERVICE_UNAVAILABLE, "REQUEST_TIMEOUT", "the request took longer than `REQUEST_TIMEOUT_SECONDS`";
     StorageUnavailable => SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", "the store cannot be reached; retry";
     Internal => INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "any other storage failure";
@@ -76,7 +77,7 @@ error_codes! {
 const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// A problem with one field of the body (`address.city`) or one query parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -98,10 +99,15 @@ pub struct ApiError {
     details: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// A sentence for people.
     error: &'a str,
+    /// The machine-readable code (the README's table).
     code: &'static str,
+    /// The fields or query parameters with a problem, when there are.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     details: &'a [FieldError],
 }

@@ -6,12 +6,12 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{BillingService, EventOutcome, Repository};
 use event_envelope::{EventEnvelope, Message};
-use serde_json::json;
 
 use crate::body;
 use crate::error::{ApiError, ErrorCode};
+use crate::inbound::{self, queries::NoQuery};
 use crate::metrics::Registry;
-use crate::query;
+use crate::responses::EventResult;
 
 fn count(req: &HttpRequest, event_type: &str, outcome: &str) {
     if let Some(registry) = req.app_data::<Data<Registry>>() {
@@ -32,8 +32,14 @@ pub async fn post<R: Repository>(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    query::none(&req)?;
+    inbound::query::<NoQuery>(&req)?;
     let bytes = body::read(&req, payload).await?;
+    if !inbound::declares_json(&req) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "The event must be JSON, sent with Content-Type: application/json",
+        ));
+    }
     let message = EventEnvelope(&bytes).try_into_domain().map_err(|r| {
         ApiError::new(ErrorCode::InvalidEvent, format!("Invalid event: {r}"))
             .with_detail("body", r.0)
@@ -44,32 +50,35 @@ pub async fn post<R: Repository>(
             tracing::info!(event_type, %id, "skipping an event type this service does not handle");
             // Not the type itself: a label per made-up type would grow the metrics without end.
             count(&req, "other", "skipped");
-            return Ok(HttpResponse::Ok().json(json!({
-                "outcome": "skipped",
-                "eventId": id.as_str(),
-                "type": event_type,
-                "reason": "unknown event type",
-            })));
+            return Ok(HttpResponse::Ok().json(EventResult {
+                outcome: "skipped",
+                event_id: id.as_str(),
+                event_type: &event_type,
+                user_id: None,
+                reason: Some("unknown event type".to_owned()),
+            }));
         }
     };
     let outcome = svc.apply_event(event.clone()).await?;
     count(&req, event.kind.as_str(), outcome.as_str());
-    let mut body = json!({
-        "outcome": outcome.as_str(),
-        "eventId": event.id.as_str(),
-        "type": event.kind.as_str(),
-        "userId": event.user_id.as_str(),
-    });
-    match outcome {
+    let result = |reason| EventResult {
+        outcome: outcome.as_str(),
+        event_id: event.id.as_str(),
+        event_type: event.kind.as_str(),
+        user_id: Some(event.user_id.as_str()),
+        reason,
+    };
+    match &outcome {
         EventOutcome::Rejected { reason } => Err(ApiError::new(
             ErrorCode::EventRejected,
             format!("Event rejected: {reason}"),
         )
-        .with_detail("body", reason)),
+        .with_detail("body", reason.clone())),
         EventOutcome::Skipped { reason } => {
-            body["reason"] = reason.into();
-            Ok(HttpResponse::Ok().json(body))
+            Ok(HttpResponse::Ok().json(result(Some(reason.clone()))))
         }
-        EventOutcome::Applied | EventOutcome::Duplicate => Ok(HttpResponse::Ok().json(body)),
+        EventOutcome::Applied | EventOutcome::Duplicate => {
+            Ok(HttpResponse::Ok().json(result(None)))
+        }
     }
 }

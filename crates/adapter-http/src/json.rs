@@ -3,9 +3,16 @@
 //! they are stored: text as strings, numbers as numbers (as JavaScript prints them), a missing
 //! optional billing field as `null`.
 
+use std::borrow::Cow;
+
 use billing_domain::{Address, Billing, Number, Phone, Scalar, Timestamp, User};
 use chrono::SecondsFormat;
 use serde::{Serialize, Serializer};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::inbound::values::Recorded;
 
 pub fn date(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -14,6 +21,18 @@ pub fn date(t: Timestamp) -> String {
 /// A number as JSON: an integer, or a float.
 #[derive(Debug, Clone, Copy)]
 pub struct NumberJson(pub Number);
+
+impl PartialSchema for NumberJson {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Number).into()
+    }
+}
+
+impl ToSchema for NumberJson {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Number")
+    }
+}
 
 impl Serialize for NumberJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -28,6 +47,18 @@ impl Serialize for NumberJson {
 #[derive(Debug, Clone, Copy)]
 pub struct ScalarJson<'a>(pub &'a Scalar);
 
+impl PartialSchema for ScalarJson<'_> {
+    fn schema() -> RefOr<Schema> {
+        Recorded::schema()
+    }
+}
+
+impl ToSchema for ScalarJson<'_> {
+    fn name() -> Cow<'static, str> {
+        Recorded::name()
+    }
+}
+
 impl Serialize for ScalarJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
@@ -41,8 +72,9 @@ fn scalar(v: &Option<Scalar>) -> Option<ScalarJson<'_>> {
     v.as_ref().map(ScalarJson)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Address)]
 pub struct AddressJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     city: Option<ScalarJson<'a>>,
@@ -65,8 +97,9 @@ impl<'a> From<&'a Address> for AddressJson<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Phone)]
 pub struct PhoneJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     code_number: Option<ScalarJson<'a>>,
@@ -83,8 +116,9 @@ impl<'a> From<&'a Phone> for PhoneJson<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 pub struct UserJson<'a> {
     #[serde(rename = "_id")]
     id: String,
@@ -96,7 +130,9 @@ pub struct UserJson<'a> {
     address: AddressJson<'a>,
     phone: PhoneJson<'a>,
     is_active: bool,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
     #[serde(rename = "__v")]
     version: u8,
@@ -119,26 +155,33 @@ impl<'a> From<&'a User> for UserJson<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Billing)]
 pub struct BillingJson<'a> {
     #[serde(rename = "_id")]
     id: String,
     user_id: &'a str,
     billing_id: &'a str,
+    #[schema(format = DateTime)]
     generation_date: String,
+    #[schema(format = DateTime)]
     due_date: Option<String>,
     service_id: Option<ScalarJson<'a>>,
     total_invoice: Option<NumberJson>,
     is_paid: bool,
+    #[schema(format = DateTime)]
     payment_date: Option<String>,
     phone: PhoneJson<'a>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
     #[serde(rename = "__v")]
     version: u8,
     /// Present only with `?expand=user`; null when the user no longer exists.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<UserJson>)]
     user: Option<Option<UserJson<'a>>>,
 }
 

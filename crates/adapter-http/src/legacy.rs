@@ -15,142 +15,38 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Bytes, Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{
-    BillingEcho, BillingPatch, BillingQuery, BillingService, DocumentId, Limit, NewBilling,
-    PageRequest, PaymentChange, Position, Repository, UserId,
+    BillingQuery, BillingService, DocumentId, Limit, PageRequest, Position, Repository, UserId,
 };
 use futures_util::stream;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::billings::{amount, billing_id, changes, payment, service_id};
-use crate::body::{self, Fields, parsed, timestamp};
+use crate::billings::{billing_id, invalid};
 use crate::error::{ApiError, ErrorCode};
+use crate::inbound::bodies::{NodeCreateBillingBody, NodeUpdateBillingBody};
+use crate::inbound::{self, Json};
 use crate::json::{AddressJson, BillingJson, NumberJson, PhoneJson, ScalarJson, date};
 use crate::query::SKIPPED;
+use crate::responses::Deleted;
 
 /// Billings per page of a streamed list: enough to keep round trips few, small enough that a
 /// page in memory is a few hundred KiB however long the list.
 const PAGE: u32 = 500;
 
-/// Fields of a Node billing body that the server sets: ignored, as the Node service did.
-const SERVER_SET: &[&str] = &[
-    "_id",
-    "billingId",
-    "generationDate",
-    "phone",
-    "createdAt",
-    "updatedAt",
-    "__v",
-];
-
-/// The first `$`-key (a query operator) anywhere in `v`, if any.
-fn operator(v: &Value, path: &str) -> Option<String> {
-    match v {
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let here = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            if k.starts_with('$') {
-                Some(here)
-            } else {
-                operator(v, &here)
-            }
-        }),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| operator(v, &format!("{path}[{i}]"))),
-        _ => None,
-    }
-}
-
 /// A Node body: a JSON object without query operators.
-async fn node_body(req: &HttpRequest, payload: Payload) -> Result<Map<String, Value>, ApiError> {
-    let map = body::required(body::json(req, payload).await?)?;
-    if let Some(field) = operator(&Value::Object(map.clone()), "") {
+async fn node_body(req: &HttpRequest, payload: Payload) -> Result<Json, ApiError> {
+    let value = inbound::object(req, payload).await?.ok_or_else(|| {
+        ApiError::field(ErrorCode::InvalidJson, "body", "is required: a JSON object")
+    })?;
+    if let Some(field) = value.operator_key() {
         return Err(ApiError::field(
             ErrorCode::ValidationError,
             &field,
             "query operators are not accepted in a body",
         ));
     }
-    Ok(map)
-}
-
-/// `POST /billings`, as the Node service read it.
-#[derive(Debug)]
-pub struct NodeCreateBilling(pub Map<String, Value>);
-
-impl NodeCreateBilling {
-    /// # Errors
-    /// `VALIDATION_ERROR` naming every missing or invalid field.
-    pub fn try_into_domain(self) -> Result<NewBilling, ApiError> {
-        let mut map = self.0;
-        for field in SERVER_SET {
-            map.remove(*field);
-        }
-        // The Node service's example body carries the defaults; they mean "not paid".
-        if map.get("isPaid") == Some(&Value::Bool(false)) {
-            map.remove("isPaid");
-        }
-        if map.get("paymentDate") == Some(&Value::Null) {
-            map.remove("paymentDate");
-        }
-        let mut f = Fields::new(map);
-        let user_id = f.require("userId", parsed(UserId::parse));
-        let due_date = f.require("dueDate", timestamp);
-        let service_id = f.take_non_null("serviceId", service_id);
-        let total_invoice = f.take_non_null("totalInvoice", amount);
-        let payment = payment(&mut f);
-        if let PaymentChange::EchoOnly { problem, .. } = &payment {
-            f.error("paymentDate", problem.clone());
-        }
-        f.finish_ignoring_unknown()?;
-        match (user_id, due_date) {
-            (Some(user_id), Some(due_date)) => Ok(NewBilling {
-                user_id,
-                due_date,
-                service_id,
-                total_invoice,
-                payment,
-            }),
-            _ => Err(ApiError::new(ErrorCode::ValidationError, "Invalid billing")),
-        }
-    }
-}
-
-/// `PUT /billings/:billingId`, as the Node service read it, except that `billingId` and
-/// `userId` cannot change.
-#[derive(Debug)]
-pub struct NodeUpdateBilling(pub Map<String, Value>);
-
-impl NodeUpdateBilling {
-    /// # Errors
-    /// `VALIDATION_ERROR` naming every invalid field.
-    pub fn try_into_domain(self) -> Result<BillingPatch, ApiError> {
-        let mut map = self.0;
-        for field in SERVER_SET.iter().filter(|f| **f != "billingId") {
-            map.remove(*field);
-        }
-        let mut f = Fields::new(map);
-        let echo = BillingEcho {
-            billing_id: f.take_non_null("billingId", parsed(billing_domain::BillingId::parse)),
-            user_id: f.take_non_null("userId", parsed(UserId::parse)),
-            ..BillingEcho::default()
-        };
-        let (due_date, service_id, total_invoice) = changes(&mut f);
-        let patch = BillingPatch {
-            due_date,
-            service_id,
-            total_invoice,
-            payment: payment(&mut f),
-            echo,
-        };
-        f.finish_ignoring_unknown()?;
-        Ok(patch)
-    }
+    Ok(value)
 }
 
 pub async fn create<R: Repository>(
@@ -158,7 +54,9 @@ pub async fn create<R: Repository>(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let new = NodeCreateBilling(node_body(&req, payload).await?).try_into_domain()?;
+    let new = inbound::typed::<NodeCreateBillingBody>(node_body(&req, payload).await?)?
+        .into_domain()
+        .map_err(invalid)?;
     let billing = svc.create_billing(new).await?;
     Ok(HttpResponse::Created().json(BillingJson::from(&billing)))
 }
@@ -299,27 +197,43 @@ pub async fn user_billings<R: Repository>(
     Ok(res.json(all.iter().map(BillingJson::from).collect::<Vec<_>>()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct NodeBilling<'a> {
+pub struct NodeBilling<'a> {
     user_id: &'a str,
     billing_id: &'a str,
+    #[schema(format = DateTime)]
     generation_date: String,
+    #[schema(format = DateTime)]
     due_date: Option<String>,
     service_id: Option<ScalarJson<'a>>,
     total_invoice: Option<NumberJson>,
     is_paid: bool,
+    #[schema(format = DateTime)]
     payment_date: Option<String>,
     phone: PhoneJson<'a>,
 }
 
-#[derive(Serialize)]
+/// The billing's user as it is now; `{}` when the user is gone.
+#[derive(Serialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
-struct NodeUser<'a> {
-    user_id: &'a str,
-    address: AddressJson<'a>,
-    current_phone: PhoneJson<'a>,
-    is_active: bool,
+pub struct NodeUser<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<AddressJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_phone: Option<PhoneJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_active: Option<bool>,
+}
+
+/// `GET /billings/:billingId`, as the previous service answered it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NodeBillingWithUser)]
+pub struct NodeBillingWithUser<'a> {
+    billing: NodeBilling<'a>,
+    user: NodeUser<'a>,
 }
 
 /// `GET /billings/:billingId`: `{billing, user}` as the Node service answered it.
@@ -339,16 +253,13 @@ pub async fn get<R: Repository>(
         payment_date: b.payment.date.map(date),
         phone: (&b.phone).into(),
     };
-    let user = user.as_ref().map(|u| NodeUser {
-        user_id: u.user_id.as_str(),
-        address: (&u.address).into(),
-        current_phone: (&u.phone).into(),
-        is_active: u.is_active,
+    let user = user.as_ref().map_or_else(NodeUser::default, |u| NodeUser {
+        user_id: Some(u.user_id.as_str()),
+        address: Some((&u.address).into()),
+        current_phone: Some((&u.phone).into()),
+        is_active: Some(u.is_active),
     });
-    Ok(HttpResponse::Ok().json(json!({
-        "billing": billing,
-        "user": user.map_or_else(|| json!({}), |u| json!(u)),
-    })))
+    Ok(HttpResponse::Ok().json(NodeBillingWithUser { billing, user }))
 }
 
 pub async fn update<R: Repository>(
@@ -358,7 +269,9 @@ pub async fn update<R: Repository>(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = billing_id(&id)?;
-    let patch = NodeUpdateBilling(node_body(&req, payload).await?).try_into_domain()?;
+    let patch = inbound::typed::<NodeUpdateBillingBody>(node_body(&req, payload).await?)?
+        .into_domain()
+        .map_err(invalid)?;
     let billing = svc.update_billing(&id, patch).await?;
     Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
 }
@@ -368,51 +281,42 @@ pub async fn delete<R: Repository>(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     svc.delete_billing(&billing_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Deleted" })))
+    Ok(HttpResponse::Ok().json(Deleted::new()))
 }
 
 #[cfg(test)]
 mod tests {
+    use billing_domain::PaymentChange;
+
     use super::*;
 
-    #[test]
-    fn a_query_operator_anywhere_in_a_body_is_found() {
-        assert_eq!(
-            operator(&json!({"userId": {"$gt": ""}}), ""),
-            Some("userId.$gt".to_owned())
-        );
-        assert_eq!(
-            operator(&json!({"a": [{"b": 1}, {"$where": "1"}]}), ""),
-            Some("a[1].$where".to_owned())
-        );
-        assert_eq!(
-            operator(&json!({"userId": "u", "totalInvoice": 5}), ""),
-            None
-        );
+    fn body(raw: &str) -> Json {
+        Json::parse(raw.as_bytes()).expect("json")
     }
 
     #[test]
     fn the_node_example_body_creates_an_unpaid_billing() {
-        let body = json!({
-            "userId": "u-1", "billingId": "bill-1", "generationDate": "2025-10-01T00:00:00",
+        let new = inbound::typed::<NodeCreateBillingBody>(body(
+            r#"{"userId": "u-1", "billingId": "bill-1", "generationDate": "2025-10-01T00:00:00",
             "dueDate": "2025-10-15T00:00:00", "isPaid": false, "paymentDate": null,
-            "serviceId": "1", "totalInvoice": 125000, "notes": "kept out",
-        });
-        let Value::Object(map) = body else {
-            unreachable!()
-        };
-        let new = NodeCreateBilling(map).try_into_domain().expect("accepted");
-        assert_eq!(new.payment, PaymentChange::Keep);
+            "serviceId": "1", "totalInvoice": 125000, "notes": "kept out"}"#,
+        ))
+        .expect("accepted")
+        .into_domain()
+        .expect("valid");
+        assert_eq!(new.payment, PaymentChange::Unpay);
         assert_eq!(new.user_id.as_str(), "u-1");
         assert!(new.service_id.is_some() && new.total_invoice.is_some());
     }
 
     #[test]
     fn service_and_amount_are_optional_on_the_node_route() {
-        let Value::Object(map) = json!({"userId": "u-1", "dueDate": "2025-10-15"}) else {
-            unreachable!()
-        };
-        let new = NodeCreateBilling(map).try_into_domain().expect("accepted");
+        let new = inbound::typed::<NodeCreateBillingBody>(body(
+            r#"{"userId": "u-1", "dueDate": "2025-10-15"}"#,
+        ))
+        .expect("accepted")
+        .into_domain()
+        .expect("valid");
         assert_eq!((new.service_id, new.total_invoice), (None, None));
     }
 }

@@ -5,14 +5,17 @@
 
 mod billings;
 mod body;
+mod docs;
 pub mod error;
 mod events;
+mod inbound;
 mod json;
 mod legacy;
 pub mod metrics;
 mod openapi;
 pub mod ops;
 mod query;
+mod responses;
 mod users;
 
 use std::net::TcpListener;
@@ -32,105 +35,179 @@ pub use metrics::Registry;
 pub use openapi::Spec;
 pub use ops::{ApiToken, HttpOptions, Probes};
 
-use crate::openapi::{DOCS_PAGE, document};
+use crate::inbound::bodies::{
+    CreateBillingBody, CreateUserBody, NodeCreateBillingBody, NodeUpdateBillingBody, PayBody,
+    UpdateBillingBody, UpdateUserBody,
+};
+use crate::inbound::queries::{
+    GetBillingQuery, ListBillingsQuery, ListUsersQuery, UserBillingsQuery,
+};
+use crate::json::{BillingJson, UserJson};
+use crate::legacy::NodeBillingWithUser;
+use crate::openapi::document;
+use crate::responses::{Alive, Deleted, EventResult, Health, Readiness, UserDeleted};
 
 async fn not_found() -> HttpResponse {
     ApiError::new(ErrorCode::NotFound, "No such route").error_response()
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        "Method not allowed on this route",
-    )
-    .error_response()
-}
-
 async fn probe() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "ok": true }))
+    HttpResponse::Ok().json(Alive { ok: true })
 }
 
-async fn openapi_json(doc: Data<serde_json::Value>) -> HttpResponse {
+async fn openapi_json(doc: Data<utoipa::openapi::OpenApi>) -> HttpResponse {
     HttpResponse::Ok().json(doc.get_ref())
 }
 
-async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(DOCS_PAGE)
-}
-
-/// One operation: method, path, its OpenAPI description, and the route that serves it.
-type Operation = (&'static str, &'static str, Spec, Route);
+/// One operation: method, path, its OpenAPI entry, the route that serves it, and for a `GET`
+/// the `HEAD` route beside it.
+type Operation = (&'static str, &'static str, Spec, Route, Option<Route>);
 
 macro_rules! op {
+    (get $path:literal, $spec:expr, $handler:expr) => {
+        (
+            "get",
+            $path,
+            $spec,
+            web::get().to($handler),
+            Some(web::head().to($handler)),
+        )
+    };
     ($method:ident $path:literal, $spec:expr, $handler:expr) => {
         (
             stringify!($method),
             $path,
             $spec,
             web::$method().to($handler),
+            None,
         )
     };
+}
+
+/// The errors every secured operation may answer with besides its own.
+const SECURED: &[u16] = &[401, 403, 503];
+
+fn spec(id: &str, tag: &str, summary: &str, errors: &[u16]) -> Spec {
+    let mut all: Vec<u16> = errors.to_vec();
+    all.extend_from_slice(SECURED);
+    all.sort_unstable();
+    all.dedup();
+    Spec::new(id, tag, summary).errors(&all)
 }
 
 /// Every operation of the service, for a service over store `R`. Routes are registered from
 /// this list and the OpenAPI document is built from it, so neither can miss one.
 pub fn operations<R: Repository>() -> Vec<Operation> {
-    use openapi as s;
+    let user_links = |s: Spec| {
+        s.link("GetUser", "getUser", &[("id", "userId")])
+            .link("UpdateUser", "updateUser", &[("id", "userId")])
+            .link("DeleteUser", "deleteUser", &[("id", "userId")])
+            .link("UserBillings", "listUserBillings", &[("id", "userId")])
+    };
+    let billing_links = |s: Spec| {
+        s.link("GetBilling", "getBilling", &[("billingId", "billingId")])
+            .link(
+                "UpdateBilling",
+                "updateBilling",
+                &[("billingId", "billingId")],
+            )
+            .link("PayBilling", "payBilling", &[("billingId", "billingId")])
+            .link(
+                "DeleteBilling",
+                "deleteBilling",
+                &[("billingId", "billingId")],
+            )
+    };
     vec![
-        op!(get "/", s::PROBE, probe),
-        op!(get "/healthz", s::HEALTHZ, ops::healthz),
-        op!(get "/readyz", s::READYZ, ops::readyz),
-        op!(get "/metrics", s::METRICS, ops::metrics),
-        op!(get "/openapi.json", s::OPENAPI, openapi_json),
-        op!(get "/docs", s::DOCS, docs),
-        op!(get "/api/users", s::LIST_USERS, users::list::<R>),
-        op!(post "/api/users", s::CREATE_USER, users::create::<R>),
-        op!(get "/api/users/{id}", s::GET_USER, users::get::<R>),
-        op!(put "/api/users/{id}", s::UPDATE_USER, users::update::<R>),
-        op!(delete "/api/users/{id}", s::DELETE_USER, users::delete::<R>),
-        op!(get "/api/users/{id}/billings", s::USER_BILLINGS, users::billings::<R>),
-        op!(get "/api/billings", s::LIST_BILLINGS, billings::list::<R>),
-        op!(post "/api/billings", s::CREATE_BILLING, billings::create::<R>),
-        op!(get "/api/billings/user/{userId}", s::LEGACY_USER_BILLINGS, users::billings::<R>),
-        op!(get "/api/billings/{billingId}", s::GET_BILLING, billings::get::<R>),
-        op!(put "/api/billings/{billingId}", s::UPDATE_BILLING, billings::update::<R>),
-        op!(delete "/api/billings/{billingId}", s::DELETE_BILLING, billings::delete::<R>),
-        op!(post "/api/billings/{billingId}/pay", s::PAY_BILLING, billings::pay::<R>),
-        op!(post "/api/events", s::POST_EVENT, events::post::<R>),
-        op!(get "/billings", s::NODE_LIST_BILLINGS, legacy::list_all::<R>),
-        op!(post "/billings", s::NODE_CREATE_BILLING, legacy::create::<R>),
-        op!(get "/billings/user/{userId}", s::NODE_USER_BILLINGS, legacy::user_billings::<R>),
-        op!(get "/billings/{billingId}", s::NODE_GET_BILLING, legacy::get::<R>),
-        op!(put "/billings/{billingId}", s::NODE_UPDATE_BILLING, legacy::update::<R>),
-        op!(delete "/billings/{billingId}", s::NODE_DELETE_BILLING, legacy::delete::<R>),
+        op!(get "/", Spec::new("probe", "operations", "Liveness probe kept for the previous service's clients").open().ok::<Alive>(200), probe),
+        op!(get "/healthz", Spec::new("healthz", "operations", "Alive").open().ok::<Health>(200), ops::healthz),
+        op!(get "/readyz", Spec::new("readyz", "operations", "Ready: the store can serve; the consumer's state").open().ok::<Readiness>(200).errors(&[503]), ops::readyz),
+        op!(get "/metrics", Spec::new("metrics", "operations", "Prometheus metrics (text format)").open().text("text/plain"), ops::metrics),
+        op!(get "/openapi.json", Spec::new("openapi", "operations", "This document").open().any_object(), openapi_json),
+        op!(get "/docs", Spec::new("docs", "operations", "The API explorer (Swagger UI)").open().text("text/html"), docs::index),
+        op!(get "/docs/{file}", Spec::new("docsFile", "operations", "A file of the API explorer").open().text("application/octet-stream").errors(&[404]), docs::asset),
+        op!(get "/api/users", spec("listUsers", "users", "List users in creation order", &[400]).query::<ListUsersQuery>().list::<UserJson>(), users::list::<R>),
+        op!(post "/api/users", user_links(spec("createUser", "users", "Create a user (userId generated when absent)", &[400, 409, 413, 415]).body::<CreateUserBody>(true).ok::<UserJson>(201)), users::create::<R>),
+        op!(get "/api/users/{id}", spec("getUser", "users", "A user, by userId or _id", &[400, 404]).ok::<UserJson>(200), users::get::<R>),
+        op!(put "/api/users/{id}", spec("updateUser", "users", "Partial update; address and phone merge field by field", &[400, 404, 409, 413, 415]).body::<UpdateUserBody>(true).ok::<UserJson>(200), users::update::<R>),
+        op!(delete "/api/users/{id}", spec("deleteUser", "users", "Delete a user and all their billings", &[400, 404]).ok::<UserDeleted>(200), users::delete::<R>),
+        op!(get "/api/users/{id}/billings", spec("listUserBillings", "users", "A user's billings, newest first", &[400, 404]).query::<UserBillingsQuery>().list::<BillingJson>(), users::billings::<R>),
+        op!(get "/api/billings", spec("listBillings", "billings", "List billings, newest first", &[400]).query::<ListBillingsQuery>().list::<BillingJson>(), billings::list::<R>),
+        op!(post "/api/billings", billing_links(spec("createBilling", "billings", "Create a billing for an existing, active user", &[400, 404, 409, 413, 415]).body::<CreateBillingBody>(true).ok::<BillingJson>(201)), billings::create::<R>),
+        op!(get "/api/billings/user/{userId}", spec("listUserBillingsLegacy", "billings", "A user's billings (the previous service's path under /api)", &[400, 404]).query::<UserBillingsQuery>().list::<BillingJson>(), users::billings::<R>),
+        op!(get "/api/billings/{billingId}", spec("getBilling", "billings", "A billing; ?expand=user embeds its user", &[400, 404]).query::<GetBillingQuery>().ok::<BillingJson>(200), billings::get::<R>),
+        op!(put "/api/billings/{billingId}", spec("updateBilling", "billings", "Partial update", &[400, 404, 409, 413, 415]).body::<UpdateBillingBody>(true).ok::<BillingJson>(200), billings::update::<R>),
+        op!(delete "/api/billings/{billingId}", spec("deleteBilling", "billings", "Delete a billing", &[400, 404]).ok::<Deleted>(200), billings::delete::<R>),
+        op!(post "/api/billings/{billingId}/pay", spec("payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", &[400, 404, 413, 415]).body::<PayBody>(false).ok::<BillingJson>(200), billings::pay::<R>),
+        op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).ok::<EventResult>(200), events::post::<R>),
+        op!(get "/billings", spec("nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", &[]).list::<BillingJson>(), legacy::list_all::<R>),
+        op!(post "/billings", spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).body::<NodeCreateBillingBody>(true).ok::<BillingJson>(201), legacy::create::<R>),
+        op!(get "/billings/user/{userId}", spec("nodeUserBillings", "node", "Every billing of a userId, newest first; [] when none", &[]).list::<BillingJson>(), legacy::user_billings::<R>),
+        op!(get "/billings/{billingId}", spec("nodeGetBilling", "node", "A billing and its user now, in the previous service's shape", &[404]).ok::<NodeBillingWithUser>(200), legacy::get::<R>),
+        op!(put "/billings/{billingId}", spec("nodeUpdateBilling", "node", "Partial update (server-set and unknown fields ignored; billingId and userId cannot change)", &[400, 404, 409, 413, 415]).body::<NodeUpdateBillingBody>(true).ok::<BillingJson>(200), legacy::update::<R>),
+        op!(delete "/billings/{billingId}", spec("nodeDeleteBilling", "node", "Delete a billing", &[404]).ok::<Deleted>(200), legacy::delete::<R>),
     ]
 }
 
 /// The OpenAPI 3.1 document of [`operations`].
-pub fn openapi_document<R: Repository>() -> serde_json::Value {
-    let ops: Vec<_> = operations::<R>()
-        .into_iter()
-        .map(|(m, p, s, _)| (m, p, s))
-        .collect();
-    document(&ops)
+pub fn openapi_document<R: Repository>() -> utoipa::openapi::OpenApi {
+    document(
+        operations::<R>()
+            .into_iter()
+            .map(|(m, p, s, _, _)| (m, p, s))
+            .collect(),
+    )
 }
 
-/// Registers every operation; a known path with another method answers 405.
+/// What a path with another method answers: 405, saying which methods it takes.
+fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || {
+        let mut res = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "Method not allowed on this route",
+        )
+        .error_response();
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        std::future::ready(res)
+    }
+}
+
+/// Registers every operation (a `GET` with its `HEAD`); a known path with another method
+/// answers 405 with `Allow`.
 pub fn routes<R: Repository>(cfg: &mut ServiceConfig) {
-    let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
-    for (_, path, _, route) in operations::<R>() {
-        match by_path.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, routes)) => routes.push(route),
-            None => by_path.push((path, vec![route])),
+    let mut by_path: Vec<(&'static str, Vec<&'static str>, Vec<Route>)> = Vec::new();
+    for (method, path, _, route, head) in operations::<R>() {
+        let i = match by_path.iter().position(|(p, _, _)| *p == path) {
+            Some(i) => i,
+            None => {
+                by_path.push((path, Vec::new(), Vec::new()));
+                by_path.len() - 1
+            }
+        };
+        let (_, methods, routes) = &mut by_path[i];
+        methods.push(method);
+        routes.push(route);
+        if let Some(head) = head {
+            methods.push("head");
+            routes.push(head);
         }
     }
-    for (path, routes) in by_path {
+    for (path, methods, routes) in by_path {
+        let allow: &'static str = Box::leak(
+            methods
+                .iter()
+                .map(|m| m.to_uppercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+                .into_boxed_str(),
+        );
         let resource = routes
             .into_iter()
             .fold(web::resource(path), |r, route| r.route(route));
-        cfg.service(resource.default_service(web::to(method_not_allowed)));
+        cfg.service(resource.default_service(web::to(method_not_allowed(allow))));
     }
 }
 

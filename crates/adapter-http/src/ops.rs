@@ -12,10 +12,10 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Registry;
+use crate::responses::{Health, Readiness};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -185,7 +185,7 @@ fn is_write(method: &actix_web::http::Method) -> bool {
     !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
 }
 
-/// What stays open when `API_TOKENS` is set. Everything else needs a token: failing closed, so
+/// What stays open when `API_TOKENS` is set (and the API explorer's files, under `/docs/`). Everything else needs a token: failing closed, so
 /// that no spelling of an API path (`//api/...`, `/%61pi/...`) gets past.
 const OPEN_PATHS: &[&str] = &[
     "/",
@@ -198,15 +198,18 @@ const OPEN_PATHS: &[&str] = &[
 
 /// `None` when the request may go on.
 fn authorize(req: &ServiceRequest, options: &HttpOptions) -> Option<ApiError> {
-    if options.tokens.is_empty() || OPEN_PATHS.contains(&req.path()) {
+    let open = OPEN_PATHS.contains(&req.path()) || req.path().starts_with("/docs/");
+    if options.tokens.is_empty() || open {
         return None;
     }
+    // The scheme's name is case-insensitive (RFC 9110, section 11.1).
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let Some(presented) = presented else {
         return Some(ApiError::new(
             ErrorCode::Unauthorized,
@@ -316,7 +319,7 @@ pub(crate) async fn observe(
 }
 
 pub(crate) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 pub(crate) async fn readyz(probes: Data<Probes>) -> HttpResponse {
@@ -325,17 +328,18 @@ pub(crate) async fn readyz(probes: Data<Probes>) -> HttpResponse {
     // The consumer's state is reported, not required: a degraded consumer keeps retrying, and
     // taking the pod out of service would stop HTTP too.
     match storage {
-        Ok(()) => HttpResponse::Ok().json(json!({
-            "status": "ready",
-            "storage": "ok",
-            "consumer": consumer,
-        })),
-        Err(reason) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "not ready",
-            "storage": "unreachable",
-            "reason": reason,
-            "consumer": consumer,
-        })),
+        Ok(()) => HttpResponse::Ok().json(Readiness {
+            status: "ready",
+            storage: "ok",
+            reason: None,
+            consumer,
+        }),
+        Err(reason) => HttpResponse::ServiceUnavailable().json(Readiness {
+            status: "not ready",
+            storage: "unreachable",
+            reason: Some(reason),
+            consumer,
+        }),
     }
 }
 

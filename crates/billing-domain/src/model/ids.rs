@@ -51,19 +51,20 @@ fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
 }
 
-/// The longest id (`userId`, `billingId`) a producer or a stored document may carry, in bytes.
-pub const MAX_ID_BYTES: usize = 1024;
+/// The longest id (`userId`, `billingId`) a producer or a stored document may carry, in
+/// characters.
+pub const MAX_ID_CHARS: usize = 1024;
 
 fn recorded_id(raw: &str, what: &str) -> Result<String, InvalidValue> {
-    if raw.is_empty() || raw.len() > MAX_ID_BYTES {
+    if raw.is_empty() || raw.chars().count() > MAX_ID_CHARS {
         return Err(InvalidValue::new(format!(
-            "must be a {what} of 1 to {MAX_ID_BYTES} bytes"
+            "must be a {what} of 1 to {MAX_ID_CHARS} characters"
         )));
     }
     Ok(raw.to_owned())
 }
 
-/// The application's id of a user. Any non-empty text (up to [`MAX_ID_BYTES`]) names one:
+/// The application's id of a user. Any non-empty text (up to [`MAX_ID_CHARS`]) names one:
 /// the user service assigns ids and validates almost nothing. Ids this service assigns or
 /// accepts on creation follow a tighter rule ([`UserId::parse_new`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,7 +76,7 @@ impl UserId {
     /// An id as the system of record has it.
     ///
     /// # Errors
-    /// When `raw` is empty or longer than [`MAX_ID_BYTES`].
+    /// When `raw` is empty or longer than [`MAX_ID_CHARS`].
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         recorded_id(raw, "userId").map(Self)
     }
@@ -144,7 +145,7 @@ impl From<UserId> for UserKey {
 
 /// The id of an invoice. New ones are the `billingId` sequence number, zero-padded to nine
 /// digits (`000000001`, more digits past 999999999). Ids written by the previous service, such
-/// as `bill-1696150000000`, are valid too: any non-empty text up to [`MAX_ID_BYTES`].
+/// as `bill-1696150000000`, are valid too: any non-empty text up to [`MAX_ID_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BillingId(String);
 
@@ -154,7 +155,7 @@ impl BillingId {
     }
 
     /// # Errors
-    /// When `raw` is empty or longer than [`MAX_ID_BYTES`].
+    /// When `raw` is empty or longer than [`MAX_ID_CHARS`].
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         recorded_id(raw, "billingId").map(Self)
     }
@@ -195,7 +196,7 @@ mod tests {
         assert!(UserId::parse_new(&"x".repeat(128)).is_ok());
         assert!(UserId::parse("has space / and ü").is_ok());
         assert!(UserId::parse("").is_err());
-        assert!(UserId::parse(&"x".repeat(MAX_ID_BYTES + 1)).is_err());
+        assert!(UserId::parse(&"x".repeat(MAX_ID_CHARS + 1)).is_err());
     }
 
     #[test]

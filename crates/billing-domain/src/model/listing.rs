@@ -128,6 +128,10 @@ pub struct BillingCursor {
 }
 
 impl BillingCursor {
+    /// What [`BillingCursor::parse`] takes: milliseconds since the epoch (at most 15 digits),
+    /// `_`, and the billing's `_id`.
+    pub const PATTERN: &'static str = "^-?[0-9]{1,15}_[0-9a-fA-F]{24}$";
+
     pub fn of(b: &Billing) -> Self {
         Self {
             generation_date: b.generation_date,
@@ -140,6 +144,10 @@ impl BillingCursor {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let invalid = || InvalidValue::new("is not a cursor this service issued");
         let (millis, id) = raw.split_once('_').ok_or_else(invalid)?;
+        let digits = millis.strip_prefix('-').unwrap_or(millis);
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
         let millis: i64 = millis.parse().map_err(|_| invalid())?;
         Ok(Self {
             generation_date: timestamp_from_millis(millis).map_err(|_| invalid())?,

@@ -16,15 +16,20 @@ impl Amount {
         Ok(Self(value))
     }
 
-    /// Parses a decimal string of digits, as some clients send `"125000"`.
+    /// Parses a decimal string of digits without leading zeros, as some clients send
+    /// `"125000"`.
     ///
     /// # Errors
-    /// When `raw` is not a plain non-negative integer, or is above 10^15.
+    /// When `raw` is not a plain non-negative integer (leading zeros refused), or is above 10^15.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+        if !digits || (raw.len() > 1 && raw.starts_with('0')) {
             return Err(InvalidValue::new(
                 "must be a non-negative integer in the currency's smallest unit",
             ));
+        }
+        if raw.len() > 16 {
+            return Err(InvalidValue::new("must be at most 1000000000000000"));
         }
         let value = raw
             .parse::<u64>()
@@ -75,7 +80,15 @@ mod tests {
     #[test]
     fn a_numeric_string_is_an_amount_but_a_decimal_or_signed_one_is_not() {
         assert_eq!(Amount::parse("125000").unwrap().value(), 125_000);
-        for bad in ["", "-1", "12.5", "1e3", " 1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "12.5",
+            "1e3",
+            " 1",
+            "007",
+            "99999999999999999999999",
+        ] {
             assert!(Amount::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

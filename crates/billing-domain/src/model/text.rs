@@ -2,6 +2,60 @@ use std::fmt;
 
 use super::{InvalidValue, Scalar, Text};
 
+/// Control characters (C0, DEL and C1): never part of a text this service writes.
+pub const CONTROLS: &[(char, char)] = &[('\u{0}', '\u{1f}'), ('\u{7f}', '\u{9f}')];
+
+/// White space, as Unicode's `White_Space` property has it (what `char::is_whitespace` tests).
+pub const WHITE_SPACE: &[(char, char)] = &[
+    ('\u{9}', '\u{d}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// Characters that show nothing though they are not white space: zero-width and joining
+/// characters, fillers, variation selectors, the byte-order mark.
+pub const INVISIBLE: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{34f}', '\u{34f}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{115f}', '\u{1160}'),
+    ('\u{17b4}', '\u{17b5}'),
+    ('\u{180b}', '\u{180f}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{206f}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{fe00}', '\u{fe0f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{ffa0}', '\u{ffa0}'),
+];
+
+/// Bidirectional formatting characters: in a name they can make it read as another one.
+pub const BIDI_CONTROLS: &[(char, char)] = &[
+    ('\u{61c}', '\u{61c}'),
+    ('\u{200e}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2066}', '\u{2069}'),
+];
+
+/// Whether `c` falls in one of `ranges`.
+pub fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// Whether `raw` shows nothing: only white space and invisible characters.
+fn is_blank(raw: &str) -> bool {
+    raw.chars()
+        .all(|c| in_ranges(c, WHITE_SPACE) || in_ranges(c, INVISIBLE) || in_ranges(c, CONTROLS))
+}
+
 /// A free-text field of at most 200 characters (names of cities, street addresses, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShortText(String);
@@ -15,7 +69,7 @@ impl ShortText {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(InvalidValue::new("must be at most 200 characters"));
         }
-        if raw.chars().any(char::is_control) {
+        if raw.chars().any(|c| in_ranges(c, CONTROLS)) {
             return Err(InvalidValue::new("must not contain control characters"));
         }
         Ok(Self(raw.to_owned()))
@@ -32,18 +86,26 @@ impl fmt::Display for ShortText {
     }
 }
 
-/// A person's or company's name: 1 to 200 characters, not only blanks.
+/// A person's or company's name: 1 to 200 characters, something visible among them, and no
+/// bidirectional controls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(ShortText);
 
 impl Name {
     /// # Errors
-    /// When `raw` is blank, longer than 200 characters or has a control character.
+    /// When `raw` is blank (nothing visible), longer than 200 characters, or has a control or
+    /// bidirectional formatting character.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.trim().is_empty() {
+        let text = ShortText::parse(raw)?;
+        if is_blank(raw) {
             return Err(InvalidValue::new("must not be blank"));
         }
-        ShortText::parse(raw).map(Self)
+        if raw.chars().any(|c| in_ranges(c, BIDI_CONTROLS)) {
+            return Err(InvalidValue::new(
+                "must not contain bidirectional formatting characters",
+            ));
+        }
+        Ok(Self(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -57,6 +119,8 @@ impl Name {
 pub struct Email(String);
 
 impl Email {
+    pub const MAX_CHARS: usize = 254;
+
     /// # Errors
     /// When `raw` is not of the form `local@domain` or is longer than 254 characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
@@ -70,7 +134,11 @@ impl Email {
             }
             None => false,
         };
-        if !shape_ok || raw.len() > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+        if !shape_ok
+            || raw.chars().count() > Self::MAX_CHARS
+            || raw
+                .chars()
+                .any(|c| in_ranges(c, WHITE_SPACE) || in_ranges(c, CONTROLS))
         {
             return Err(InvalidValue::new(
                 "must be an e-mail address like name@example.com",
@@ -89,10 +157,15 @@ impl Email {
 pub struct ServiceId(String);
 
 impl ServiceId {
+    pub const MAX_CHARS: usize = 64;
+
     /// # Errors
     /// When `raw` is blank, longer than 64 characters or has a control character.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.trim().is_empty() || raw.chars().count() > 64 || raw.chars().any(char::is_control) {
+        if is_blank(raw)
+            || raw.chars().count() > Self::MAX_CHARS
+            || raw.chars().any(|c| in_ranges(c, CONTROLS))
+        {
             return Err(InvalidValue::new("must be 1-64 printable characters"));
         }
         Ok(Self(raw.to_owned()))
@@ -132,9 +205,18 @@ mod tests {
     }
 
     #[test]
-    fn a_blank_name_is_refused() {
+    fn a_blank_name_is_refused_invisible_characters_and_all() {
         assert!(Name::parse("   ").is_err());
+        assert!(Name::parse("\u{200b}\u{200b}").is_err());
+        assert!(Name::parse("\u{feff} \u{3164}").is_err());
         assert!(Name::parse("Ana María").is_ok());
+        assert!(Name::parse("Ana\u{200b}María").is_ok());
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused_in_a_name() {
+        assert!(Name::parse("Ana\u{202e}lleH").is_err());
+        assert!(Name::parse("\u{2066}Ana").is_err());
     }
 
     #[test]
