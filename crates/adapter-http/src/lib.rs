@@ -139,7 +139,7 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(put "/api/billings/{billingId}", spec("updateBilling", "billings", "Partial update", &[400, 404, 409, 413, 415]).body::<UpdateBillingBody>(true).ok::<BillingJson>(200), billings::update::<R>),
         op!(delete "/api/billings/{billingId}", spec("deleteBilling", "billings", "Delete a billing", &[400, 404]).ok::<Deleted>(200), billings::delete::<R>),
         op!(post "/api/billings/{billingId}/pay", spec("payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", &[400, 404, 413, 415]).body::<PayBody>(false).ok::<BillingJson>(200), billings::pay::<R>),
-        op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).ok::<EventResult>(200), events::post::<R>),
+        op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).body::<event_envelope::EventBody>(true).ok::<EventResult>(200), events::post::<R>),
         op!(get "/billings", spec("nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", &[]).list::<BillingJson>(), legacy::list_all::<R>),
         op!(post "/billings", spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).body::<NodeCreateBillingBody>(true).ok::<BillingJson>(201), legacy::create::<R>),
         op!(get "/billings/user/{userId}", spec("nodeUserBillings", "node", "Every billing of a userId, newest first; [] when none", &[]).list::<BillingJson>(), legacy::user_billings::<R>),

@@ -2,26 +2,33 @@
 //!
 //! Two envelopes are accepted: the documented `{"type": "Customer.Created", "payload": {...}}`
 //! and `{"event": "Customer.Created", "data": {...}, "timestamp": "..."}`, which the operator's
-//! user service sends.
+//! user service sends (a producer mixing their names is understood too). Both are Rust types
+//! ([`DocumentedEvent`], [`UserServiceEvent`]) that the parser reads with deserr and the API's
+//! document describes with utoipa.
 //!
 //! The user service validates almost nothing, and what it sends is a fact to record, not a
 //! request to judge. So only what makes a message unusable refuses it: not JSON, no event
 //! type, no payload, no `userId`, or a size past the bounds against abuse
-//! ([`MAX_MESSAGE_BYTES`] per message, [`MAX_TEXT_BYTES`] per text field). Every other value
-//! is kept as sent: any text, a number where text is expected (and the other way round), a
-//! phone number of 0. A field whose value cannot be a field's value at all (an object where
-//! text is expected, a date that is not one) is left out, never the reason to refuse the event.
-//! `null` clears a field.
+//! ([`MAX_MESSAGE_BYTES`] per message, [`MAX_TEXT_CHARS`] per text field of the events that
+//! use it). Every other value is kept as sent: any text, a number where text is expected (and
+//! the other way round), a phone number of 0. A field whose value cannot be a field's value at
+//! all (an object where text is expected, a date that is not one) is left out, never the
+//! reason to refuse the event. `null` clears a field.
+
+mod fields;
 
 use std::fmt::Write as _;
 
 use billing_domain::{
-    AddressPatch, Change, CustomerEvent, EventType, InitialBilling, MAX_TEXT_BYTES, MessageId,
-    Number, PhonePatch, Scalar, Text, Timestamp, UserId, UserPatch, parse_timestamp,
-    timestamp_from_millis,
+    AddressPatch, Change, CustomerEvent, EventType, InitialBilling, MAX_TEXT_CHARS, MessageId,
+    PhonePatch, Scalar, Timestamp, UserId, UserPatch,
 };
-use serde_json::{Map, Value};
+use deserr::Deserr;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+pub use fields::{Loose, SentAmount, SentDate, SentFlag, SentId, SentText, Unusable};
 
 /// The largest message this service reads: a bound against abuse.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -63,15 +70,158 @@ fn reject(message: impl Into<String>) -> Rejection {
     Rejection(message.into())
 }
 
+/// A customer's address in an event; each part as sent.
+#[derive(Debug, Default, Deserr, ToSchema)]
+#[deserr(error = Unusable, rename_all = camelCase)]
+#[serde(rename_all = "camelCase")]
+pub struct SentAddress {
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub city: Loose<SentText>,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub country: Loose<SentText>,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub zip_code: Loose<SentText>,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub address: Loose<SentText>,
+}
+
+/// A customer's phone in an event; each part as sent.
+#[derive(Debug, Default, Deserr, ToSchema)]
+#[deserr(error = Unusable, rename_all = camelCase)]
+#[serde(rename_all = "camelCase")]
+pub struct SentPhone {
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub code_number: Loose<SentText>,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub phone_number: Loose<SentText>,
+}
+
+/// What an event says of its customer. Only `userId` is needed; `Suspended`, `Reactivated`
+/// and `Deleted` read nothing else. Fields not listed are ignored.
+#[derive(Debug, Deserr, ToSchema)]
+#[deserr(error = Unusable, rename_all = camelCase)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    pub user_id: SentId,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub name: Loose<SentText>,
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub email: Loose<SentText>,
+    /// `null` clears every part.
+    #[deserr(default)]
+    #[schema(value_type = Option<SentAddress>)]
+    pub address: Loose<SentAddress>,
+    /// `null` clears both parts.
+    #[deserr(default)]
+    #[schema(value_type = Option<SentPhone>)]
+    pub phone: Loose<SentPhone>,
+    #[deserr(default)]
+    #[schema(value_type = SentFlag)]
+    pub is_active: Loose<SentFlag>,
+    /// The user service's own flag: inactive when true (without `isActive`).
+    #[deserr(default)]
+    #[schema(value_type = SentFlag)]
+    pub suspended: Loose<SentFlag>,
+    /// The user service's own flag: inactive when true (without `isActive`).
+    #[deserr(default)]
+    #[schema(value_type = SentFlag)]
+    pub deleted: Loose<SentFlag>,
+    /// `Customer.Created`: the first invoice's generation date.
+    #[deserr(default)]
+    #[schema(value_type = SentDate)]
+    pub generation_date: Loose<SentDate>,
+    /// `Customer.Created`: the first invoice's due date.
+    #[deserr(default)]
+    #[schema(value_type = SentDate)]
+    pub due_date: Loose<SentDate>,
+    /// `Customer.Created`: the first invoice's service.
+    #[deserr(default)]
+    #[schema(value_type = SentText)]
+    pub service_id: Loose<SentText>,
+    /// `Customer.Created`: the first invoice's amount.
+    #[deserr(default)]
+    #[schema(value_type = SentAmount)]
+    pub total_invoice: Loose<SentAmount>,
+}
+
+/// The documented envelope: `{"type": "Customer.Created", "payload": {...}}`.
+#[derive(Debug, Deserr, ToSchema)]
+#[deserr(error = Unusable, rename_all = camelCase)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentedEvent {
+    /// `Customer.Created`, `.Updated`, `.Suspended`, `.Reactivated` or `.Deleted`; another
+    /// type is skipped.
+    #[deserr(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub payload: Payload,
+    /// The message's identity for the inbox; its bytes' digest when absent.
+    #[deserr(default)]
+    #[schema(value_type = Option<SentId>)]
+    pub id: Loose<SentId>,
+    #[deserr(default)]
+    #[schema(value_type = Option<SentId>)]
+    pub event_id: Loose<SentId>,
+    /// Orders a user's events: one older than the last applied has no effect.
+    #[deserr(default)]
+    #[schema(value_type = SentDate)]
+    pub timestamp: Loose<SentDate>,
+}
+
+/// The user service's envelope: `{"event": "Customer.Created", "data": {...}, "timestamp": ...}`.
+#[derive(Debug, Deserr, ToSchema)]
+#[deserr(error = Unusable, rename_all = camelCase)]
+#[serde(rename_all = "camelCase")]
+pub struct UserServiceEvent {
+    /// `Customer.Created`, `.Updated`, `.Suspended`, `.Reactivated` or `.Deleted`; another
+    /// type is skipped.
+    pub event: String,
+    pub data: Payload,
+    /// The message's identity for the inbox; its bytes' digest when absent.
+    #[deserr(default)]
+    #[schema(value_type = Option<SentId>)]
+    pub id: Loose<SentId>,
+    #[deserr(default)]
+    #[schema(value_type = Option<SentId>)]
+    pub event_id: Loose<SentId>,
+    /// Orders a user's events: one older than the last applied has no effect.
+    #[deserr(default)]
+    #[schema(value_type = SentDate)]
+    pub timestamp: Loose<SentDate>,
+}
+
+/// A customer event, in either envelope (the body of `POST /api/events`, a Kafka message's
+/// value). For the document only: the parser reads the envelope its type key names.
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+#[schema(as = Event)]
+pub enum EventBody {
+    Documented(DocumentedEvent),
+    UserService(UserServiceEvent),
+}
+
 /// The body of a message (a Kafka value or a `POST /api/events` body).
 #[derive(Debug)]
 pub struct EventEnvelope<'a>(pub &'a [u8]);
 
+/// A string field of the envelope, if it has one.
+fn text_of<'a>(envelope: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a str> {
+    envelope.get(key).and_then(Value::as_str)
+}
+
 impl EventEnvelope<'_> {
     /// # Errors
     /// A [`Rejection`] when the message is unusable: larger than [`MAX_MESSAGE_BYTES`], not a
-    /// JSON object, without an event type, a payload or a `userId`, or with a text field larger
-    /// than [`MAX_TEXT_BYTES`].
+    /// JSON object, without an event type, a payload or a `userId`, or with a text field the
+    /// event uses larger than [`MAX_TEXT_CHARS`].
     pub fn try_into_domain(self) -> Result<Message, Rejection> {
         let raw = self.0;
         if raw.len() > MAX_MESSAGE_BYTES {
@@ -85,207 +235,147 @@ impl EventEnvelope<'_> {
         let Value::Object(mut envelope) = value else {
             return Err(reject("not a JSON object"));
         };
-        let id = take(&mut envelope, "id")
-            .or_else(|| take(&mut envelope, "eventId"))
-            .and_then(|v| scalar_text(&v))
-            .and_then(|id| MessageId::parse(&id).ok())
-            .unwrap_or_else(|| digest_id(raw));
-        let event_type = match take(&mut envelope, "type").or_else(|| take(&mut envelope, "event"))
-        {
-            Some(Value::String(t)) => t,
-            _ => return Err(reject("no event type: expected a string `type` or `event`")),
+        let documented = text_of(&envelope, "type").is_some();
+        let Some(event_type) = text_of(&envelope, "type")
+            .or_else(|| text_of(&envelope, "event"))
+            .map(str::to_owned)
+        else {
+            return Err(reject("no event type: expected a string `type` or `event`"));
         };
-        let Some(kind) = EventType::parse(&event_type) else {
+        let kind = EventType::parse(&event_type);
+        if kind.is_none() {
+            let id = message_id(envelope.get("id").or_else(|| envelope.get("eventId")), raw);
             return Ok(Message::UnknownType { id, event_type });
+        }
+        // A producer that mixes the two envelopes' names is understood: the payload takes the
+        // name of the envelope its type key belongs to.
+        let (want, other) = if documented {
+            ("payload", "data")
+        } else {
+            ("data", "payload")
         };
-        let timestamp = take(&mut envelope, "timestamp").and_then(|v| date(&v));
-        let payload = match take(&mut envelope, "payload").or_else(|| take(&mut envelope, "data")) {
-            Some(Value::Object(p)) => p,
-            _ => return Err(reject("no payload: expected an object `payload` or `data`")),
+        if !envelope.contains_key(want)
+            && let Some(p) = envelope.remove(other)
+        {
+            envelope.insert(want.to_owned(), p);
+        }
+        let parts = if documented {
+            deserr::deserialize::<DocumentedEvent, _, Unusable>(Value::Object(envelope))
+                .map(|e| (e.payload, e.id, e.event_id, e.timestamp))
+        } else {
+            deserr::deserialize::<UserServiceEvent, _, Unusable>(Value::Object(envelope))
+                .map(|e| (e.data, e.id, e.event_id, e.timestamp))
         };
-        Payload(payload)
-            .into_event(id, kind, timestamp)
-            .map(Message::Event)
+        let (payload, id, event_id, timestamp) = parts.map_err(|e| reject(e.0.join("; ")))?;
+        let id = match id.value().or(event_id.value()) {
+            Some(SentId(id)) => MessageId::parse(&id).unwrap_or_else(|_| digest_id(raw)),
+            None => digest_id(raw),
+        };
+        let kind = kind.unwrap_or_else(|| unreachable!("checked above"));
+        into_event(payload, id, kind, timestamp.value().map(|d| d.0)).map(Message::Event)
     }
 }
 
-/// Removes `key`; `null` counts as absent.
-fn take(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    map.remove(key).filter(|v| !v.is_null())
-}
-
-/// A string, or a number's decimal text.
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+fn message_id(sent: Option<&Value>, raw: &[u8]) -> MessageId {
+    let text = match sent {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
-    }
+    };
+    text.and_then(|t| MessageId::parse(&t).ok())
+        .unwrap_or_else(|| digest_id(raw))
 }
 
-fn number(n: &serde_json::Number) -> Option<Number> {
-    n.as_i64()
-        .map(Number::Int)
-        .or_else(|| n.as_u64().map(Number::from_u64))
-        .or_else(|| n.as_f64().and_then(Number::from_f64))
-}
-
-/// A date as a producer may send it: RFC 3339 (an offset optional), a plain date, or
-/// milliseconds since the epoch.
-fn date(v: &Value) -> Option<Timestamp> {
-    match v {
-        Value::String(s) => parse_timestamp(s).ok(),
-        Value::Number(n) => n.as_i64().and_then(|ms| timestamp_from_millis(ms).ok()),
-        _ => None,
-    }
-}
-
-/// How a payload sets a field: absent keeps it, `null` clears it, a value sets it. `Ok(None)`
-/// for a value that cannot be this field's (ignored).
-fn change<T>(
-    map: &mut Map<String, Value>,
-    key: &str,
-    read: impl FnOnce(Value) -> Result<Option<T>, Rejection>,
-) -> Result<Change<T>, Rejection>
-where
-    T: Clone + PartialEq,
-{
-    Ok(match map.remove(key) {
-        None => Change::Keep,
-        Some(Value::Null) => Change::To(None),
-        Some(v) => read(v)?.map_or(Change::Keep, |t| Change::To(Some(t))),
+/// A text field's change: absent (or of a kind it cannot use) keeps, `null` clears, a value
+/// sets; text past the bound refuses the event.
+fn change(field: Loose<SentText>, name: &str) -> Result<Change<Scalar>, Rejection> {
+    Ok(match field {
+        Loose::Absent | Loose::Unusable => Change::Keep,
+        Loose::Null => Change::To(None),
+        Loose::Value(SentText::Value(v)) => Change::To(Some(v)),
+        Loose::Value(SentText::Oversized) => {
+            return Err(reject(format!(
+                "`{name}` is larger than {MAX_TEXT_CHARS} characters (the bound against abuse)"
+            )));
+        }
     })
 }
 
-/// A text field's value as sent: text (at most [`MAX_TEXT_BYTES`]), a number, or a boolean as
-/// its word (as the previous service's Mongoose schema stored one).
-fn recorded(path: &str) -> impl FnOnce(Value) -> Result<Option<Scalar>, Rejection> + '_ {
-    move |v| match v {
-        Value::String(s) => Text::new(s).map(|t| Some(Scalar::Text(t))).map_err(|_| {
-            reject(format!(
-                "`{path}` is larger than {MAX_TEXT_BYTES} bytes (the bound against abuse)"
-            ))
-        }),
-        Value::Number(n) => Ok(number(&n).map(Scalar::Number)),
-        Value::Bool(b) => Ok(Scalar::text(if b { "true" } else { "false" }).ok()),
-        Value::Array(_) | Value::Object(_) | Value::Null => Ok(None),
-    }
-}
-
-/// A nested object (`address`, `phone`): its fields, `null` (clear every part), or nothing
-/// usable (keep every part).
-enum Nested {
-    Fields(Map<String, Value>),
-    Clear,
-    Keep,
-}
-
-fn nested(map: &mut Map<String, Value>, key: &str) -> Nested {
-    match map.remove(key) {
-        Some(Value::Object(o)) => Nested::Fields(o),
-        Some(Value::Null) => Nested::Clear,
-        _ => Nested::Keep,
-    }
-}
-
-fn boolean(v: Option<Value>) -> Option<bool> {
-    match v? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) if s == "true" => Some(true),
-        Value::String(s) if s == "false" => Some(false),
-        _ => None,
-    }
-}
-
-struct Payload(Map<String, Value>);
-
-impl Payload {
-    fn into_event(
-        self,
-        id: MessageId,
-        kind: EventType,
-        timestamp: Option<Timestamp>,
-    ) -> Result<CustomerEvent, Rejection> {
-        let mut p = self.0;
-        let user_id = take(&mut p, "userId")
-            .and_then(|v| scalar_text(&v))
-            .ok_or_else(|| reject("no `userId` in the payload: expected a string or a number"))?;
-        let user_id = UserId::parse(&user_id).map_err(|e| reject(format!("`userId` {e}")))?;
-        // Suspended, Reactivated and Deleted use only the userId: the rest of a whole user
-        // document sent along with them is not read.
-        let (profile, initial_billing) = if matches!(kind, EventType::Created | EventType::Updated)
-        {
-            (profile(&mut p)?, initial_billing(&mut p))
-        } else {
-            (UserPatch::default(), InitialBilling::default())
-        };
-        Ok(CustomerEvent {
+fn into_event(
+    p: Payload,
+    id: MessageId,
+    kind: EventType,
+    timestamp: Option<Timestamp>,
+) -> Result<CustomerEvent, Rejection> {
+    let user_id = UserId::parse(&p.user_id.0).map_err(|e| reject(format!("`userId` {e}")))?;
+    // Suspended, Reactivated and Deleted use only the userId: the rest of a whole user
+    // document sent along with them is not read.
+    if !matches!(kind, EventType::Created | EventType::Updated) {
+        return Ok(CustomerEvent {
             id,
             kind,
             user_id,
-            profile,
-            initial_billing,
+            profile: UserPatch::default(),
+            initial_billing: InitialBilling::default(),
             timestamp,
-        })
+        });
     }
-}
-
-fn profile(p: &mut Map<String, Value>) -> Result<UserPatch, Rejection> {
-    let address = match nested(p, "address") {
-        Nested::Fields(mut a) => AddressPatch {
-            city: change(&mut a, "city", recorded("address.city"))?,
-            country: change(&mut a, "country", recorded("address.country"))?,
-            zip_code: change(&mut a, "zipCode", recorded("address.zipCode"))?,
-            address: change(&mut a, "address", recorded("address.address"))?,
+    let address = match p.address {
+        Loose::Value(a) => AddressPatch {
+            city: change(a.city, "address.city")?,
+            country: change(a.country, "address.country")?,
+            zip_code: change(a.zip_code, "address.zipCode")?,
+            address: change(a.address, "address.address")?,
         },
-        Nested::Clear => AddressPatch::clear(),
-        Nested::Keep => AddressPatch::default(),
+        Loose::Null => AddressPatch::clear(),
+        Loose::Absent | Loose::Unusable => AddressPatch::default(),
     };
-    let phone = match nested(p, "phone") {
-        Nested::Fields(mut ph) => PhonePatch {
-            code_number: change(&mut ph, "codeNumber", recorded("phone.codeNumber"))?,
-            phone_number: change(&mut ph, "phoneNumber", recorded("phone.phoneNumber"))?,
+    let phone = match p.phone {
+        Loose::Value(ph) => PhonePatch {
+            code_number: change(ph.code_number, "phone.codeNumber")?,
+            phone_number: change(ph.phone_number, "phone.phoneNumber")?,
         },
-        Nested::Clear => PhonePatch::clear(),
-        Nested::Keep => PhonePatch::default(),
+        Loose::Null => PhonePatch::clear(),
+        Loose::Absent | Loose::Unusable => PhonePatch::default(),
     };
     // `isActive` when it says; without it, `suspended`/`deleted` decide (the user service's
     // own flags).
-    let is_active = boolean(p.remove("isActive")).or_else(|| {
-        let suspended = boolean(p.remove("suspended"));
-        let deleted = boolean(p.remove("deleted"));
+    let is_active = p.is_active.value().map(|f| f.0).or_else(|| {
+        let suspended = p.suspended.value().map(|f| f.0);
+        let deleted = p.deleted.value().map(|f| f.0);
         (suspended.is_some() || deleted.is_some())
             .then(|| suspended != Some(true) && deleted != Some(true))
     });
-    Ok(UserPatch {
-        name: change(p, "name", recorded("name"))?,
-        email: change(p, "email", recorded("email"))?,
-        address,
-        phone,
-        is_active,
-        ..UserPatch::default()
-    })
-}
-
-/// What a `Customer.Created` says of the first invoice; values it cannot use are left to the
-/// defaults.
-fn initial_billing(p: &mut Map<String, Value>) -> InitialBilling {
-    let total_invoice = match take(p, "totalInvoice") {
-        Some(Value::Number(n)) => number(&n),
-        Some(Value::String(s)) => Number::parse(s.trim()).ok(),
+    let service_id = match change(p.service_id, "serviceId")? {
+        Change::To(v) => v,
         _ => None,
     };
-    let service_id = take(p, "serviceId").and_then(|v| recorded("serviceId")(v).ok().flatten());
-    InitialBilling {
-        generation_date: take(p, "generationDate").and_then(|v| date(&v)),
-        due_date: take(p, "dueDate").and_then(|v| date(&v)),
-        service_id,
-        total_invoice,
-    }
+    Ok(CustomerEvent {
+        id,
+        kind,
+        user_id,
+        profile: UserPatch {
+            name: change(p.name, "name")?,
+            email: change(p.email, "email")?,
+            address,
+            phone,
+            is_active,
+            ..UserPatch::default()
+        },
+        initial_billing: InitialBilling {
+            generation_date: p.generation_date.value().map(|d| d.0),
+            due_date: p.due_date.value().map(|d| d.0),
+            service_id,
+            total_invoice: p.total_invoice.value().map(|a| a.0),
+        },
+        timestamp,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use billing_domain::{Number, parse_timestamp, timestamp_from_millis};
+
     use super::*;
 
     fn parse(json: &str) -> Result<Message, Rejection> {
@@ -458,7 +548,7 @@ mod tests {
     fn only_unusable_messages_are_rejected_with_a_reason() {
         let huge = format!(
             r#"{{"type":"Customer.Created","payload":{{"userId":"u","name":"{}"}}}}"#,
-            "x".repeat(MAX_TEXT_BYTES + 1)
+            "x".repeat(MAX_TEXT_CHARS + 1)
         );
         let too_long = format!(
             r#"{{"type":"Customer.Created","payload":{{"userId":"u","pad":"{}"}}}}"#,
@@ -469,17 +559,21 @@ mod tests {
             ("[1]", "not a JSON object"),
             (r#"{"payload":{"userId":"u"}}"#, "no event type"),
             (r#"{"type":5,"payload":{"userId":"u"}}"#, "no event type"),
-            (r#"{"type":"Customer.Created","payload":{}}"#, "no `userId`"),
+            (
+                r#"{"type":"Customer.Created","payload":{}}"#,
+                "no `payload.userId`",
+            ),
             (
                 r#"{"type":"Customer.Created","payload":{"userId":""}}"#,
                 "`userId`",
             ),
             (
                 r#"{"type":"Customer.Created","payload":{"userId":{"id":1}}}"#,
-                "no `userId`",
+                "`payload.userId` must be text or an integer",
             ),
-            (r#"{"type":"Customer.Created"}"#, "no payload"),
-            (huge.as_str(), "`name` is larger than 4096 bytes"),
+            (r#"{"type":"Customer.Created"}"#, "no `payload`"),
+            (r#"{"event":"Customer.Created","data":5}"#, "`data`"),
+            (huge.as_str(), "`name` is larger than 4096 characters"),
             (too_long.as_str(), "at most 65536 are read"),
         ] {
             let err = parse(raw).expect_err(raw);

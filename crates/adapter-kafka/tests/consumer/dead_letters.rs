@@ -39,7 +39,7 @@ async fn malformed_messages_land_on_the_dlq_with_their_key_and_value_while_later
         ),
         (
             Msg::raw(key, r#"{"event":"Customer.Updated","data":"dlq-user"}"#),
-            "payload",
+            "data",
         ),
         (
             Msg::raw(
@@ -49,7 +49,7 @@ async fn malformed_messages_land_on_the_dlq_with_their_key_and_value_while_later
                     "x".repeat(4097)
                 ),
             ),
-            "4096 bytes",
+            "4096 characters",
         ),
         (
             Msg::raw(

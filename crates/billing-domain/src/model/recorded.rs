@@ -10,8 +10,9 @@ use std::fmt;
 
 use super::InvalidValue;
 
-/// The longest text a recorded field may hold, in bytes: a bound against abuse, not a rule.
-pub const MAX_TEXT_BYTES: usize = 4096;
+/// The longest text a recorded field may hold, in characters: a bound against abuse, not a
+/// rule.
+pub const MAX_TEXT_CHARS: usize = 4096;
 
 /// Integers up to 2^53 are exact in a double, the type Mongoose and JavaScript use for every
 /// number; an integral float within that range is the same number as the integer.
@@ -109,22 +110,22 @@ impl fmt::Display for Number {
     }
 }
 
-/// Any text up to [`MAX_TEXT_BYTES`].
+/// Any text up to [`MAX_TEXT_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text(String);
 
 impl Text {
     /// # Errors
-    /// When `raw` is longer than [`MAX_TEXT_BYTES`].
+    /// When `raw` is longer than [`MAX_TEXT_CHARS`].
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         Self::new(raw.to_owned())
     }
 
     /// # Errors
-    /// When `raw` is longer than [`MAX_TEXT_BYTES`].
+    /// When `raw` is longer than [`MAX_TEXT_CHARS`].
     pub fn new(raw: String) -> Result<Self, InvalidValue> {
-        if raw.len() > MAX_TEXT_BYTES {
-            return Err(InvalidValue::new("must be at most 4096 bytes"));
+        if raw.chars().count() > MAX_TEXT_CHARS {
+            return Err(InvalidValue::new("must be at most 4096 characters"));
         }
         Ok(Self(raw))
     }
@@ -149,7 +150,7 @@ pub enum Scalar {
 
 impl Scalar {
     /// # Errors
-    /// When `raw` is longer than [`MAX_TEXT_BYTES`].
+    /// When `raw` is longer than [`MAX_TEXT_CHARS`].
     pub fn text(raw: &str) -> Result<Self, InvalidValue> {
         Text::parse(raw).map(Self::Text)
     }
@@ -225,7 +226,7 @@ mod tests {
     fn recorded_text_is_any_text_up_to_four_kibibytes() {
         assert!(Text::parse("").is_ok());
         assert!(Text::parse("\u{0}tab\there").is_ok());
-        assert!(Text::parse(&"x".repeat(MAX_TEXT_BYTES)).is_ok());
-        assert!(Text::parse(&"x".repeat(MAX_TEXT_BYTES + 1)).is_err());
+        assert!(Text::parse(&"x".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert!(Text::parse(&"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
     }
 }

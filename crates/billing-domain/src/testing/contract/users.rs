@@ -6,7 +6,7 @@ use super::{draft, inactive_user, seq, t, text, uid, user, user_oid};
 use crate::error::{CreateUserError, DeleteUserError, UpdateUserError};
 use crate::model::{
     Address, AddressPatch, BillingQuery, Change, CountryCode, ImmutableField, Limit,
-    MAX_TEXT_BYTES, Number, PageRequest, PatchError, Phone, PhonePatch, Position, Scalar, User,
+    MAX_TEXT_CHARS, Number, PageRequest, PatchError, Phone, PhonePatch, Position, Scalar, User,
     UserCursor, UserEcho, UserKey, UserPatch, UserQuery,
 };
 use crate::ports::Repository;
@@ -541,7 +541,7 @@ pub async fn deleting_a_missing_user_is_not_found<R: Repository>(repo: R) {
 /// works as for any user.
 pub async fn recorded_user_values_read_back_exactly_as_stored<R: Repository>(repo: R) {
     let long = "Calle ".repeat(682) + "1234";
-    assert_eq!(long.len(), MAX_TEXT_BYTES);
+    assert_eq!(long.chars().count(), MAX_TEXT_CHARS);
     let recorded = User {
         name: Some(Scalar::Number(Number::Int(42))),
         email: Some(Scalar::text("not an e-mail, ü").expect("text")),
