@@ -54,9 +54,9 @@ error_codes! {
     InvalidJson => BAD_REQUEST, "INVALID_JSON", "the body is not a JSON object";
     ValidationError => BAD_REQUEST, "VALIDATION_ERROR", "missing, mistyped, out-of-range, unknown or server-set fields (each in `details`)";
     InvalidQuery => BAD_REQUEST, "INVALID_QUERY", "unknown, repeated or invalid query parameters";
-    ImmutableField => BAD_REQUEST, "IMMUTABLE_FIELD", "an update changes a server-set field";
+    ImmutableField => CONFLICT, "IMMUTABLE_FIELD", "an update changes a server-set field (other than the stored one)";
     InvalidEvent => BAD_REQUEST, "INVALID_EVENT", "an event that cannot be used: not JSON, no type, no payload or no `userId`";
-    UserInactive => BAD_REQUEST, "USER_INACTIVE", "a billing for a suspended user";
+    UserInactive => CONFLICT, "USER_INACTIVE", "a billing for a suspended user";
     Unauthorized => UNAUTHORIZED, "UNAUTHORIZED", "no valid bearer token (with `API_TOKENS` set)";
     Forbidden => FORBIDDEN, "FORBIDDEN", "a write with a read-only token";
     UserNotFound => NOT_FOUND, "USER_NOT_FOUND", "unknown user";

@@ -28,7 +28,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-pub use fields::{Loose, SentAmount, SentDate, SentFlag, SentId, SentText, Unusable};
+pub use fields::{
+    Loose, SentAmount, SentDate, SentFlag, SentId, SentMessageId, SentText, Unusable,
+};
 
 /// The largest message this service reads: a bound against abuse.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -165,11 +167,11 @@ pub struct DocumentedEvent {
     pub payload: Payload,
     /// The message's identity for the inbox; its bytes' digest when absent.
     #[deserr(default)]
-    #[schema(value_type = Option<SentId>)]
-    pub id: Loose<SentId>,
+    #[schema(value_type = SentMessageId)]
+    pub id: Loose<SentMessageId>,
     #[deserr(default)]
-    #[schema(value_type = Option<SentId>)]
-    pub event_id: Loose<SentId>,
+    #[schema(value_type = SentMessageId)]
+    pub event_id: Loose<SentMessageId>,
     /// Orders a user's events: one older than the last applied has no effect.
     #[deserr(default)]
     #[schema(value_type = SentDate)]
@@ -187,11 +189,11 @@ pub struct UserServiceEvent {
     pub data: Payload,
     /// The message's identity for the inbox; its bytes' digest when absent.
     #[deserr(default)]
-    #[schema(value_type = Option<SentId>)]
-    pub id: Loose<SentId>,
+    #[schema(value_type = SentMessageId)]
+    pub id: Loose<SentMessageId>,
     #[deserr(default)]
-    #[schema(value_type = Option<SentId>)]
-    pub event_id: Loose<SentId>,
+    #[schema(value_type = SentMessageId)]
+    pub event_id: Loose<SentMessageId>,
     /// Orders a user's events: one older than the last applied has no effect.
     #[deserr(default)]
     #[schema(value_type = SentDate)]
@@ -267,10 +269,12 @@ impl EventEnvelope<'_> {
                 .map(|e| (e.data, e.id, e.event_id, e.timestamp))
         };
         let (payload, id, event_id, timestamp) = parts.map_err(|e| reject(e.0.join("; ")))?;
-        let id = match id.value().or(event_id.value()) {
-            Some(SentId(id)) => MessageId::parse(&id).unwrap_or_else(|_| digest_id(raw)),
-            None => digest_id(raw),
-        };
+        let id = id
+            .value()
+            .and_then(|i| i.0)
+            .or_else(|| event_id.value().and_then(|i| i.0))
+            .and_then(|id| MessageId::parse(&id).ok())
+            .unwrap_or_else(|| digest_id(raw));
         let kind = kind.unwrap_or_else(|| unreachable!("checked above"));
         into_event(payload, id, kind, timestamp.value().map(|d| d.0)).map(Message::Event)
     }

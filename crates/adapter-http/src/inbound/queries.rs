@@ -16,15 +16,19 @@ use super::values::{
 pub struct ListUsersQuery {
     /// Only active (`true`) or suspended (`false`) users.
     #[deserr(default)]
+    #[param(inline)]
     pub is_active: Option<Flag>,
     /// Items per page (1-500, default 50).
     #[deserr(default)]
+    #[param(inline)]
     pub limit: Option<PageLimit>,
     /// 1-based page number; adds `X-Total-Count`. With `after`: the page-th page after it.
     #[deserr(default)]
+    #[param(inline)]
     pub page: Option<PageNumber>,
     /// The cursor of a `Link: rel="next"` header.
     #[deserr(default)]
+    #[param(inline)]
     pub after: Option<UserAfter>,
 }
 
@@ -35,27 +39,35 @@ pub struct ListUsersQuery {
 pub struct ListBillingsQuery {
     /// Only this user's billings.
     #[deserr(default)]
+    #[param(inline)]
     pub user_id: Option<UserIdParam>,
     #[deserr(default)]
+    #[param(inline)]
     pub is_paid: Option<Flag>,
     /// Unpaid and due before now (`true`), or the others (`false`); a billing without a due
     /// date is never overdue.
     #[deserr(default)]
+    #[param(inline)]
     pub overdue: Option<Flag>,
     /// Due strictly before.
     #[deserr(default)]
+    #[param(inline)]
     pub due_before: Option<Date>,
     /// Due at or after.
     #[deserr(default)]
+    #[param(inline)]
     pub due_after: Option<Date>,
     /// Items per page (1-500, default 50).
     #[deserr(default)]
+    #[param(inline)]
     pub limit: Option<PageLimit>,
     /// 1-based page number; adds `X-Total-Count`. With `after`: the page-th page after it.
     #[deserr(default)]
+    #[param(inline)]
     pub page: Option<PageNumber>,
     /// The cursor of a `Link: rel="next"` header.
     #[deserr(default)]
+    #[param(inline)]
     pub after: Option<BillingAfter>,
 }
 
@@ -65,24 +77,31 @@ pub struct ListBillingsQuery {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct UserBillingsQuery {
     #[deserr(default)]
+    #[param(inline)]
     pub is_paid: Option<Flag>,
     /// Unpaid and due before now (`true`), or the others (`false`).
     #[deserr(default)]
+    #[param(inline)]
     pub overdue: Option<Flag>,
     /// Due strictly before.
     #[deserr(default)]
+    #[param(inline)]
     pub due_before: Option<Date>,
     /// Due at or after.
     #[deserr(default)]
+    #[param(inline)]
     pub due_after: Option<Date>,
     /// Items per page (1-500, default 50).
     #[deserr(default)]
+    #[param(inline)]
     pub limit: Option<PageLimit>,
     /// 1-based page number; adds `X-Total-Count`. With `after`: the page-th page after it.
     #[deserr(default)]
+    #[param(inline)]
     pub page: Option<PageNumber>,
     /// The cursor of a `Link: rel="next"` header.
     #[deserr(default)]
+    #[param(inline)]
     pub after: Option<BillingAfter>,
 }
 
@@ -93,6 +112,7 @@ pub struct UserBillingsQuery {
 pub struct GetBillingQuery {
     /// `user` embeds the billing's user (null when the user is gone).
     #[deserr(default)]
+    #[param(inline)]
     pub expand: Option<Expand>,
 }
 
