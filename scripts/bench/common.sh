@@ -81,9 +81,14 @@ track_pid() { BG_PIDS+=("$1"); }
 # stop_tracked PID: stops it now and forgets it (a pid is not signalled after its process is
 # gone: the number may belong to someone else by then).
 stop_tracked() {
-    local pid=$1 kept=() p
-    stop_pid "$pid"
-    for p in "${BG_PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+    stop_pid "$1"
+    forget_pid "$1"
+}
+
+# forget_pid PID: no longer stopped by the EXIT trap (it has exited and been waited for).
+forget_pid() {
+    local kept=() p
+    for p in "${BG_PIDS[@]}"; do [[ "$p" == "$1" ]] || kept+=("$p"); done
     BG_PIDS=("${kept[@]}")
 }
 

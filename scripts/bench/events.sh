@@ -1,6 +1,7 @@
 # The event benchmark on one store: N `Customer.Created` events produced to a fresh topic on the
 # Kafka-wire broker, then the service started with a fresh group over a fresh store, and timed
-# from its consumer's start until all N are applied. Sourced by scripts/bench.sh, after
+# from its consumer's start until all N are applied, with the CPU time and (MongoDB) the database
+# operations per event and the service's peak memory. Sourced by scripts/bench.sh, after
 # common.sh, servers.sh and http.sh.
 #
 # Results go to EVENT_ROWS, EVENT_NOTES, FAILURES and NOTES.
@@ -80,7 +81,8 @@ events_bench() {
         }
         sleep 0.05
     done
-    local svc0 db0 kafka0 counts applied0
+    local svc0 db0 kafka0 counts applied0 ops0
+    ops0=$(mongo_ops)
     svc0=$(cpu_ticks "$SERVICE_PID")
     db0=$(cpu_ticks "$db_pid")
     kafka0=$(cpu_ticks "$KAFKA_PID")
@@ -117,10 +119,11 @@ events_bench() {
         sleep 0.1
     done
     t_end=$(now)
-    local svc1 db1 kafka1
+    local svc1 db1 kafka1 ops1
     svc1=$(cpu_ticks "$SERVICE_PID")
     db1=$(cpu_ticks "$db_pid")
     kafka1=$(cpu_ticks "$KAFKA_PID")
+    ops1=$(mongo_ops)
 
     # What the events did: one user and one initial billing each.
     local users billings
@@ -129,6 +132,8 @@ events_bench() {
     [[ "$users" == "$count" ]] || FAILURES+=("$store events: $count Customer.Created applied but the API lists ${users:-?} users")
     [[ "$billings" == "$count" ]] || FAILURES+=("$store events: $count Customer.Created applied but the API lists ${billings:-?} billings")
 
+    local svc_peak
+    svc_peak=$(peak_rss_mib "$SERVICE_PID")
     stop_service
     stop_mongo_server
 
@@ -141,7 +146,9 @@ events_bench() {
     svc_us=$(cpu_us_per "$svc0" "$svc1" "$measured")
     db_us=$(cpu_us_per "$db0" "$db1" "$measured")
     kafka_us=$(cpu_us_per "$kafka0" "$kafka1" "$measured")
-    EVENT_ROWS+=("$(printf '| %s | %d | %.1f | %d | %s | %s |' "$store" "$count" "$secs" "$rate" "$svc_us" "$db_us")")
+    ops_per "$store events" "$ops0" "$ops1" "$measured"
+    [[ "$OPS_TOTAL" == - ]] || EVENT_NOTES+=("$store: DB ops/event by kind (serverStatus opcounters over the same interval, less the reading's own): $OPS_KINDS")
+    EVENT_ROWS+=("$(printf '| %s | %d | %.1f | %d | %s | %s | %s | %s |' "$store" "$count" "$secs" "$rate" "$svc_us" "$db_us" "$OPS_TOTAL" "$svc_peak")")
     # The rate once events flow: after the first poll that saw some applied (the group join, the
     # first fetch and the first batch before it), when there were more to come.
     local join flowing="all in the first batch(es) seen"

@@ -1,7 +1,8 @@
 # The HTTP benchmark on one store: seed users and billings, then for each concurrency measure
 # GET /, GET /api/billings/:id, GET /api/billings?limit=50 and POST /api/billings with wrk, with
-# the CPU time per request of the service and of the database server. Sourced by
-# scripts/bench.sh, after common.sh and servers.sh.
+# the CPU time per request of the service and of the database server, the database operations
+# per request (MongoDB) and the service's peak memory. Sourced by scripts/bench.sh, after
+# common.sh and servers.sh.
 #
 # Results go to FAILURES and NOTES (shared with the rest of the script) and to
 # $WORK/http-<store>.md (one Markdown table and its notes), printed at the end.
@@ -28,15 +29,15 @@ total_count() {
         sed -n 's/^[Xx]-[Tt]otal-[Cc]ount: *\([0-9]*\).*/\1/p'
 }
 
-# seed DIR: $USERS users and $SEED_BILLINGS billings; DIR/users.txt and DIR/ids.txt for wrk.
-seed() {
-    local dir=$1 start
-    start=$(now)
+# seed_users DIR [PREFIX]: $USERS users PREFIX-1.. (default bench-user) through the API;
+# their userIds in DIR/users.txt.
+seed_users() {
+    local dir=$1 prefix=${2:-bench-user}
     : >"$dir/users.txt"
     {
         for i in $(seq 1 "$USERS"); do
             ((i == 1)) || echo next
-            user="bench-user-$i"
+            user="$prefix-$i"
             echo "$user" >>"$dir/users.txt"
             printf 'url = "%s/api/users"\n' "$BASE"
             printf 'header = "Content-Type: application/json"\n'
@@ -46,6 +47,13 @@ seed() {
         done
     } >"$dir/users.curl"
     run_curl_config "$dir/users.curl" 201 "users"
+}
+
+# seed DIR: $USERS users and $SEED_BILLINGS billings; DIR/users.txt and DIR/ids.txt for wrk.
+seed() {
+    local dir=$1 start
+    start=$(now)
+    seed_users "$dir"
 
     {
         for i in $(seq 1 "$SEED_BILLINGS"); do
@@ -111,12 +119,14 @@ measure() { # name path mode expect [file]
     fi
     for c in $CONCURRENCY; do
         log "$STORE_NAME  $name  c=$c  ${DURATION}"
-        local svc0 db0 svc1 db1
+        local svc0 db0 svc1 db1 ops0 ops1
+        ops0=$(mongo_ops)
         svc0=$(cpu_ticks "$SERVICE_PID")
         db0=$(cpu_ticks "$DB_PID")
         wrk_run "$name" "$c" "$DURATION" "$path" "$mode" "$expect" "$file"
         svc1=$(cpu_ticks "$SERVICE_PID")
         db1=$(cpu_ticks "$DB_PID")
+        ops1=$(mongo_ops)
         local n us bad wrong p50 p99 rps ok
         n=$(field requests "$RESULT")
         us=$(field duration_us "$RESULT")
@@ -130,8 +140,11 @@ measure() { # name path mode expect [file]
         local svc_us db_us
         svc_us=$(cpu_us_per "$svc0" "$svc1" "$ok")
         db_us=$(cpu_us_per "$db0" "$db1" "$ok")
-        ROWS+=("$(awk -v e="$name" -v c="$c" -v r="$rps" -v a="$p50" -v b="$p99" -v s="$svc_us" -v d="$db_us" -v x="$bad" \
-            'BEGIN { printf "| `%s` | %d | %d | %.2f | %.2f | %s | %s | %d |", e, c, r, a / 1000, b / 1000, s, d, x }')")
+        # Database operations per successful request: the server's opcounters before and after.
+        ops_per "$STORE_NAME $name c=$c" "$ops0" "$ops1" "$ok"
+        [[ "$OPS_TOTAL" == - ]] || OPS_ROWS+=("\`$name\` c=$c: $OPS_KINDS")
+        ROWS+=("$(awk -v e="$name" -v c="$c" -v r="$rps" -v a="$p50" -v b="$p99" -v s="$svc_us" -v d="$db_us" -v o="$OPS_TOTAL" -v x="$bad" \
+            'BEGIN { printf "| `%s` | %d | %d | %.2f | %.2f | %s | %s | %s | %d |", e, c, r, a / 1000, b / 1000, s, d, o, x }')")
         local sock
         sock=$(awk -v l="$RESULT" 'BEGIN {
             n = split(l, f, " "); s = ""
@@ -156,6 +169,7 @@ http_bench() {
     RUN_DIR="$WORK/http-$STORE_NAME"
     mkdir -p "$RUN_DIR"
     ROWS=()
+    OPS_ROWS=()
     POST_ACKED=0    # 201s counted by wrk, warm-ups included
     POST_INFLIGHT=0 # connections that may have had a POST in flight when wrk stopped
     POST_64_RPS=""
@@ -199,6 +213,9 @@ http_bench() {
         NOTES+=("$STORE_NAME: the store holds $stored billings, more than $SEED_BILLINGS seeded + $POST_ACKED acknowledged + $POST_INFLIGHT in flight")
     fi
 
+    local svc_peak db_peak=""
+    svc_peak=$(peak_rss_mib "$SERVICE_PID")
+    [[ -z "$DB_PID" ]] || db_peak=$(peak_rss_mib "$DB_PID")
     stop_service
     stop_mongo_server
 
@@ -207,10 +224,19 @@ http_bench() {
         echo
         echo "Store: $store_text; seeded $USERS users, $SEED_BILLINGS billings."
         echo
-        echo "| endpoint | concurrency | requests/s | p50 ms | p99 ms | service CPU µs/req | DB server CPU µs/req | non-2xx |"
-        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| endpoint | concurrency | requests/s | p50 ms | p99 ms | service CPU µs/req | DB server CPU µs/req | DB ops/req | non-2xx |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         printf '%s\n' "${ROWS[@]}"
         echo
+        if ((${#OPS_ROWS[@]})); then
+            echo "DB ops/req: the server's serverStatus opcounters (insert, query, update, delete, getmore, command) after the run less before it (and less the reading's own serverStatus), over the successful requests (the requests still in flight when wrk stops, at most one a connection, are in the operations but not in the requests: up to concurrency/requests high; \`command\` includes the driver's monitoring, a \`hello\` every 10 s or so on each of its monitoring connections); by kind:"
+            echo
+            printf -- '- %s\n' "${OPS_ROWS[@]}"
+            echo
+        fi
+        local db_text=""
+        [[ -z "$db_peak" ]] || db_text="; the database server's: $db_peak MiB"
+        echo "Service peak RSS (VmHWM) at the end of these runs: $svc_peak MiB$db_text."
         [[ -z "$stored" ]] ||
             echo "Store check: $stored billings stored; $SEED_BILLINGS seeded + $POST_ACKED POSTs acknowledged with 201 (warm-ups included)."
         if [[ -n "$POST_64_RPS" ]]; then
