@@ -186,7 +186,7 @@ async fn a_billing_for_an_inactive_user_is_a_400_user_inactive() {
         .await;
     app.post("/api/billings", &billing_body("sleepy"))
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "USER_INACTIVE");
+        .assert_error(StatusCode::CONFLICT, "USER_INACTIVE");
     assert!(app.get("/api/billings").await.items().is_empty());
 }
 
@@ -294,7 +294,7 @@ async fn changing_a_server_set_billing_field_is_immutable_field_and_changes_noth
         let mut body = json!({ "totalInvoice": 1, "isPaid": true });
         body[field] = value;
         app.put(&path(&b), &body).await.assert_field_error(
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "IMMUTABLE_FIELD",
             field,
         );

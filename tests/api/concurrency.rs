@@ -154,7 +154,7 @@ async fn suspension_round(app: &TestApp, user_id: &str) -> Vec<String> {
                 "a creation answered before the suspension was sent succeeds: {}",
                 a.res.text
             );
-            a.res.assert_error(StatusCode::BAD_REQUEST, "USER_INACTIVE");
+            a.res.assert_error(StatusCode::CONFLICT, "USER_INACTIVE");
         }
     }
     assert!(!created.is_empty(), "the creation answered first succeeded");
@@ -189,7 +189,7 @@ async fn suspension_round(app: &TestApp, user_id: &str) -> Vec<String> {
     // Once the suspension is acknowledged, every creation is refused.
     let later = join_all((0..20).map(|_| app.post("/api/billings", &billing_body(user_id)))).await;
     for res in &later {
-        res.assert_error(StatusCode::BAD_REQUEST, "USER_INACTIVE");
+        res.assert_error(StatusCode::CONFLICT, "USER_INACTIVE");
     }
     let stored = app.get(&format!("{user_path}/billings?limit=500")).await;
     assert_eq!(sorted_ids(stored.items()), created_ids);

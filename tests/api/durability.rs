@@ -84,7 +84,7 @@ async fn users_billings_payments_and_deletions_survive_a_restart() {
     .assert_error(StatusCode::NOT_FOUND, "BILLING_NOT_FOUND");
     app.post("/api/billings", &billing_body("u2"))
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "USER_INACTIVE");
+        .assert_error(StatusCode::CONFLICT, "USER_INACTIVE");
     app.post("/api/users", &json!({ "userId": "u1" }))
         .await
         .assert_error(StatusCode::CONFLICT, "USER_ID_TAKEN");

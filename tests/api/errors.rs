@@ -533,7 +533,7 @@ async fn a_refused_billing_consumes_no_billing_id() {
         ),
         (
             billing_body("inactive").to_string().into_bytes(),
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "USER_INACTIVE",
         ),
         (b"{".to_vec(), StatusCode::BAD_REQUEST, "INVALID_JSON"),

@@ -275,7 +275,7 @@ async fn put_billing_still_refuses_changing_its_billing_id_or_user_id() {
     ] {
         app.put("/billings/000000001", &body)
             .await
-            .assert_field_error(StatusCode::BAD_REQUEST, "IMMUTABLE_FIELD", field);
+            .assert_field_error(StatusCode::CONFLICT, "IMMUTABLE_FIELD", field);
     }
     app.put(
         "/billings/000000001",

@@ -228,7 +228,7 @@ async fn changing_a_server_set_user_field_is_immutable_field_and_changes_nothing
         let mut body = json!({ "name": "Changed", "address": { "city": "Cali" } });
         body[field] = value;
         let res = app.put("/api/users/u1", &body).await;
-        res.assert_field_error(StatusCode::BAD_REQUEST, "IMMUTABLE_FIELD", field);
+        res.assert_field_error(StatusCode::CONFLICT, "IMMUTABLE_FIELD", field);
         let after = app.get("/api/users/u1").await;
         assert_eq!(
             after.body, u,
@@ -336,7 +336,7 @@ async fn a_suspended_user_can_be_reactivated_and_billed_again() {
     assert_eq!(res.body["isActive"], false);
     app.post("/api/billings", &crate::helpers::billing_body("u1"))
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "USER_INACTIVE");
+        .assert_error(StatusCode::CONFLICT, "USER_INACTIVE");
     let res = app.put("/api/users/u1", &json!({ "isActive": true })).await;
     assert_eq!(res.body["isActive"], true);
     let b = app.create_billing("u1").await;

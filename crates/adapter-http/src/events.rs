@@ -41,8 +41,17 @@ pub async fn post<R: Repository>(
         ));
     }
     let message = EventEnvelope(&bytes).try_into_domain().map_err(|r| {
-        ApiError::new(ErrorCode::InvalidEvent, format!("Invalid event: {r}"))
-            .with_detail("body", r.0)
+        r.0.iter().fold(
+            ApiError::new(ErrorCode::InvalidEvent, format!("Invalid event: {r}")),
+            |e, problem| {
+                let field = if problem.field.is_empty() {
+                    "body"
+                } else {
+                    &problem.field
+                };
+                e.with_detail(field, problem.reason.clone())
+            },
+        )
     })?;
     let event = match message {
         Message::Event(event) => event,

@@ -55,7 +55,7 @@ async fn probe() -> HttpResponse {
     HttpResponse::Ok().json(Alive { ok: true })
 }
 
-async fn openapi_json(doc: Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+async fn openapi_json(doc: Data<serde_json::Value>) -> HttpResponse {
     HttpResponse::Ok().json(doc.get_ref())
 }
 
@@ -133,30 +133,30 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(delete "/api/users/{id}", spec("deleteUser", "users", "Delete a user and all their billings", &[400, 404]).ok::<UserDeleted>(200), users::delete::<R>),
         op!(get "/api/users/{id}/billings", spec("listUserBillings", "users", "A user's billings, newest first", &[400, 404]).query::<UserBillingsQuery>().list::<BillingJson>(), users::billings::<R>),
         op!(get "/api/billings", spec("listBillings", "billings", "List billings, newest first", &[400]).query::<ListBillingsQuery>().list::<BillingJson>(), billings::list::<R>),
-        op!(post "/api/billings", billing_links(spec("createBilling", "billings", "Create a billing for an existing, active user", &[400, 404, 409, 413, 415]).body::<CreateBillingBody>(true).ok::<BillingJson>(201)), billings::create::<R>),
+        op!(post "/api/billings", billing_links(spec("createBilling", "billings", "Create a billing for an existing, active user", &[400, 404, 409, 413, 415]).paid_body::<CreateBillingBody>(true).ok::<BillingJson>(201)), billings::create::<R>),
         op!(get "/api/billings/user/{userId}", spec("listUserBillingsLegacy", "billings", "A user's billings (the previous service's path under /api)", &[400, 404]).query::<UserBillingsQuery>().list::<BillingJson>(), users::billings::<R>),
         op!(get "/api/billings/{billingId}", spec("getBilling", "billings", "A billing; ?expand=user embeds its user", &[400, 404]).query::<GetBillingQuery>().ok::<BillingJson>(200), billings::get::<R>),
-        op!(put "/api/billings/{billingId}", spec("updateBilling", "billings", "Partial update", &[400, 404, 409, 413, 415]).body::<UpdateBillingBody>(true).ok::<BillingJson>(200), billings::update::<R>),
+        op!(put "/api/billings/{billingId}", spec("updateBilling", "billings", "Partial update", &[400, 404, 409, 413, 415]).paid_body::<UpdateBillingBody>(true).ok::<BillingJson>(200), billings::update::<R>),
         op!(delete "/api/billings/{billingId}", spec("deleteBilling", "billings", "Delete a billing", &[400, 404]).ok::<Deleted>(200), billings::delete::<R>),
         op!(post "/api/billings/{billingId}/pay", spec("payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", &[400, 404, 413, 415]).body::<PayBody>(false).ok::<BillingJson>(200), billings::pay::<R>),
         op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).body::<event_envelope::EventBody>(true).ok::<EventResult>(200), events::post::<R>),
         op!(get "/billings", spec("nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", &[]).list::<BillingJson>(), legacy::list_all::<R>),
-        op!(post "/billings", spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).body::<NodeCreateBillingBody>(true).ok::<BillingJson>(201), legacy::create::<R>),
+        op!(post "/billings", spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).node_body::<NodeCreateBillingBody>().ok::<BillingJson>(201), legacy::create::<R>),
         op!(get "/billings/user/{userId}", spec("nodeUserBillings", "node", "Every billing of a userId, newest first; [] when none", &[]).list::<BillingJson>(), legacy::user_billings::<R>),
         op!(get "/billings/{billingId}", spec("nodeGetBilling", "node", "A billing and its user now, in the previous service's shape", &[404]).ok::<NodeBillingWithUser>(200), legacy::get::<R>),
-        op!(put "/billings/{billingId}", spec("nodeUpdateBilling", "node", "Partial update (server-set and unknown fields ignored; billingId and userId cannot change)", &[400, 404, 409, 413, 415]).body::<NodeUpdateBillingBody>(true).ok::<BillingJson>(200), legacy::update::<R>),
+        op!(put "/billings/{billingId}", spec("nodeUpdateBilling", "node", "Partial update (server-set and unknown fields ignored; billingId and userId cannot change)", &[400, 404, 409, 413, 415]).node_body::<NodeUpdateBillingBody>().ok::<BillingJson>(200), legacy::update::<R>),
         op!(delete "/billings/{billingId}", spec("nodeDeleteBilling", "node", "Delete a billing", &[404]).ok::<Deleted>(200), legacy::delete::<R>),
     ]
 }
 
-/// The OpenAPI 3.1 document of [`operations`].
-pub fn openapi_document<R: Repository>() -> utoipa::openapi::OpenApi {
-    document(
+/// The OpenAPI 3.1 document of [`operations`], as served at `/openapi.json`.
+pub fn openapi_document<R: Repository>() -> serde_json::Value {
+    openapi::to_json(&document(
         operations::<R>()
             .into_iter()
             .map(|(m, p, s, _, _)| (m, p, s))
             .collect(),
-    )
+    ))
 }
 
 /// What a path with another method answers: 405, saying which methods it takes.

@@ -12,7 +12,9 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
@@ -99,8 +101,39 @@ impl Spec {
 
     /// The JSON body, from the handler's body type.
     #[must_use]
-    pub fn body<B: ToSchema>(mut self, required: bool) -> Self {
+    pub fn body<B: ToSchema>(self, required: bool) -> Self {
+        self.body_with::<B>(required, Vec::new())
+    }
+
+    /// Like [`Spec::body`], for a body with `isPaid` and `paymentDate`: `isPaid: false` with a
+    /// `paymentDate` is refused (this API never makes the two disagree).
+    #[must_use]
+    pub fn paid_body<B: ToSchema>(self, required: bool) -> Self {
+        self.body_with::<B>(required, vec![paid_rule()])
+    }
+
+    /// Like [`Spec::paid_body`], for the previous service's routes: they ignore unknown
+    /// fields but refuse query operators (`$`-keys) anywhere in a body.
+    #[must_use]
+    pub fn node_body<B: ToSchema>(mut self) -> Self {
+        self.schemas.push((NO_OPERATORS.to_owned(), no_operators()));
+        self.body_with::<B>(true, vec![paid_rule(), object_without_operators().into()])
+    }
+
+    /// The body `B`, further bound by `rules` (each must hold).
+    fn body_with<B: ToSchema>(mut self, required: bool, rules: Vec<RefOr<Schema>>) -> Self {
         self.collect::<B>();
+        let schema: RefOr<Schema> = if rules.is_empty() {
+            schema_ref::<B>()
+        } else {
+            rules
+                .into_iter()
+                .fold(
+                    AllOfBuilder::new().item(schema_ref::<B>()),
+                    AllOfBuilder::item,
+                )
+                .into()
+        };
         let required = if required {
             Required::True
         } else {
@@ -109,7 +142,7 @@ impl Spec {
         self.operation = self.operation.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(required))
-                .content("application/json", json_content(schema_ref::<B>()))
+                .content("application/json", json_content(schema))
                 .build(),
         ));
         self
@@ -293,6 +326,88 @@ fn method(name: &str) -> HttpMethod {
         "head" => HttpMethod::Head,
         _ => HttpMethod::Get,
     }
+}
+
+/// `isPaid: false` with a `paymentDate` is refused: either the date is `null` (or absent) or
+/// `isPaid` is not `false`.
+fn paid_rule() -> RefOr<Schema> {
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().property("paymentDate", null()))
+        .item(ObjectBuilder::new().property(
+            "isPaid",
+            ObjectBuilder::new().enum_values(Some([
+                serde_json::Value::Bool(true),
+                serde_json::Value::Null,
+            ])),
+        ))
+        .description(Some("isPaid false with a paymentDate is refused"))
+        .into()
+}
+
+/// The name of the schema of a value without query operators at any depth.
+const NO_OPERATORS: &str = "NoQueryOperators";
+
+/// An object none of whose keys, at any depth, starts with `$`.
+fn object_without_operators() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(?![$])")),
+        ))
+        .additional_properties(Some(Ref::from_schema_name(NO_OPERATORS)))
+}
+
+/// Any JSON value without query operators (`$`-keys) at any depth.
+fn no_operators() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(SchemaType::Array(vec![
+            Type::Null,
+            Type::Boolean,
+            Type::Number,
+            Type::String,
+        ])))
+        .item(ArrayBuilder::new().items(Ref::from_schema_name(NO_OPERATORS)))
+        .item(object_without_operators())
+        .into()
+}
+
+/// utoipa writes a link's fields in snake case (`operation_id`); OpenAPI names them in camel
+/// case.
+fn fix_links(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(links)) = map.get_mut("links") {
+                for link in links.values_mut() {
+                    if let serde_json::Value::Object(link) = link {
+                        for (from, to) in [
+                            ("operation_id", "operationId"),
+                            ("operation_ref", "operationRef"),
+                            ("request_body", "requestBody"),
+                        ] {
+                            if let Some(v) = link.remove(from) {
+                                if !v.as_str().is_some_and(str::is_empty) {
+                                    link.insert(to.to_owned(), v);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(fix_links);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fix_links),
+        _ => {}
+    }
+}
+
+/// The document as JSON, as served.
+pub fn to_json(doc: &OpenApi) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    fix_links(&mut value);
+    value
 }
 
 /// The document for `operations` (method, path, spec).

@@ -211,7 +211,7 @@ impl Item {
         let content = match EventEnvelope(message.payload().unwrap_or_default()).try_into_domain() {
             Ok(Envelope::Event(e)) => Content::Event(e),
             Ok(Envelope::UnknownType { event_type, id }) => Content::UnknownType { event_type, id },
-            Err(rejection) => Content::Invalid(rejection.0),
+            Err(rejection) => Content::Invalid(rejection.to_string()),
         };
         Self { message, content }
     }

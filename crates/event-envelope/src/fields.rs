@@ -17,12 +17,31 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+/// What is wrong with one part of a message: `field` is its path (`data.userId`), empty for
+/// the message as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "`{}` {}", self.field, self.reason)
+        }
+    }
+}
+
 /// Why an event cannot be read: only the shapes that make it unusable (no type, no payload,
 /// no `userId`) get here; each field's own form never does.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Unusable(pub Vec<String>);
+pub struct Unusable(pub Vec<Problem>);
 
-fn path(at: ValuePointerRef<'_>) -> String {
+/// The path of `at`, as the problems name it.
+pub(crate) fn path(at: ValuePointerRef<'_>) -> String {
     match at {
         ValuePointerRef::Origin => String::new(),
         ValuePointerRef::Key { key, prev } => match path(*prev) {
@@ -60,27 +79,33 @@ impl DeserializeError for Unusable {
         let here = path(at);
         let within = |field: &str| {
             if here.is_empty() {
-                format!("`{field}`")
+                field.to_owned()
             } else {
-                format!("`{here}.{field}`")
+                format!("{here}.{field}")
             }
         };
-        let message = match error {
-            ErrorKind::MissingField { field } => format!("no {}", within(field)),
-            ErrorKind::IncorrectValueKind { .. } => format!("`{here}` has the wrong kind of value"),
-            ErrorKind::Unexpected { msg } => format!("`{here}` {msg}"),
-            ErrorKind::UnknownKey { key, .. } => format!("unknown {}", within(key)),
-            ErrorKind::UnknownValue { value, .. } => format!("`{here}` cannot be `{value}`"),
-            ErrorKind::BadSequenceLen { .. } => format!("`{here}` has the wrong length"),
+        let (field, reason) = match error {
+            ErrorKind::MissingField { field } => (within(field), "is missing".to_owned()),
+            ErrorKind::IncorrectValueKind { .. } => {
+                (here, "has the wrong kind of value".to_owned())
+            }
+            ErrorKind::Unexpected { msg } => (here, msg),
+            ErrorKind::UnknownKey { key, .. } => (within(key), "is unknown".to_owned()),
+            ErrorKind::UnknownValue { value, .. } => (here, format!("cannot be `{value}`")),
+            ErrorKind::BadSequenceLen { .. } => (here, "has the wrong length".to_owned()),
         };
+        let message = Problem { field, reason };
         let mut acc = acc.unwrap_or_default();
         acc.0.push(message);
         ControlFlow::Continue(acc)
     }
 }
 
-fn unusable(message: &str) -> Unusable {
-    Unusable(vec![message.to_owned()])
+fn unusable(at: ValuePointerRef<'_>, reason: &str) -> Unusable {
+    Unusable(vec![Problem {
+        field: path(at),
+        reason: reason.to_owned(),
+    }])
 }
 
 /// A field as sent: absent, `null`, a value it can use, or one it cannot (left out).
@@ -154,7 +179,7 @@ pub enum SentText {
 impl Deserr<Unusable> for SentText {
     fn deserialize_from_value<V: IntoValue>(
         value: Value<V>,
-        _at: ValuePointerRef,
+        at: ValuePointerRef,
     ) -> Result<Self, Unusable> {
         match value {
             Value::String(s) => Ok(Scalar::text(&s).map_or(SentText::Oversized, SentText::Value)),
@@ -162,12 +187,12 @@ impl Deserr<Unusable> for SentText {
             Value::NegativeInteger(i) => Ok(SentText::Value(Scalar::Number(Number::Int(i)))),
             Value::Float(f) => Number::from_f64(f)
                 .map(|n| SentText::Value(Scalar::Number(n)))
-                .ok_or_else(|| unusable("is not a finite number")),
+                .ok_or_else(|| unusable(at, "is not a finite number")),
             Value::Boolean(b) => Ok(SentText::Value(
                 Scalar::text(if b { "true" } else { "false" })
-                    .map_err(|_| unusable("unreachable"))?,
+                    .map_err(|_| unusable(at, "unreachable"))?,
             )),
-            _ => Err(unusable("is not text or a number")),
+            _ => Err(unusable(at, "is not text or a number")),
         }
     }
 }
@@ -205,21 +230,21 @@ pub struct SentDate(pub Timestamp);
 impl Deserr<Unusable> for SentDate {
     fn deserialize_from_value<V: IntoValue>(
         value: Value<V>,
-        _at: ValuePointerRef,
+        at: ValuePointerRef,
     ) -> Result<Self, Unusable> {
         match value {
             Value::String(s) => parse_timestamp(&s)
                 .map(SentDate)
-                .map_err(|e| unusable(&e.0)),
+                .map_err(|e| unusable(at, &e.0)),
             Value::Integer(u) => i64::try_from(u)
                 .ok()
                 .and_then(|ms| timestamp_from_millis(ms).ok())
                 .map(SentDate)
-                .ok_or_else(|| unusable("is not a date")),
+                .ok_or_else(|| unusable(at, "is not a date")),
             Value::NegativeInteger(ms) => timestamp_from_millis(ms)
                 .map(SentDate)
-                .map_err(|e| unusable(&e.0)),
-            _ => Err(unusable("is not a date")),
+                .map_err(|e| unusable(at, &e.0)),
+            _ => Err(unusable(at, "is not a date")),
         }
     }
 }
@@ -245,13 +270,13 @@ pub struct SentFlag(pub bool);
 impl Deserr<Unusable> for SentFlag {
     fn deserialize_from_value<V: IntoValue>(
         value: Value<V>,
-        _at: ValuePointerRef,
+        at: ValuePointerRef,
     ) -> Result<Self, Unusable> {
         match value {
             Value::Boolean(b) => Ok(SentFlag(b)),
             Value::String(s) if s == "true" => Ok(SentFlag(true)),
             Value::String(s) if s == "false" => Ok(SentFlag(false)),
-            _ => Err(unusable("is not true or false")),
+            _ => Err(unusable(at, "is not true or false")),
         }
     }
 }
@@ -275,18 +300,18 @@ pub struct SentAmount(pub Number);
 impl Deserr<Unusable> for SentAmount {
     fn deserialize_from_value<V: IntoValue>(
         value: Value<V>,
-        _at: ValuePointerRef,
+        at: ValuePointerRef,
     ) -> Result<Self, Unusable> {
         match value {
             Value::Integer(u) => Ok(SentAmount(Number::from_u64(u))),
             Value::NegativeInteger(i) => Ok(SentAmount(Number::Int(i))),
             Value::Float(f) => Number::from_f64(f)
                 .map(SentAmount)
-                .ok_or_else(|| unusable("is not a finite number")),
+                .ok_or_else(|| unusable(at, "is not a finite number")),
             Value::String(s) => Number::parse(s.trim())
                 .map(SentAmount)
-                .map_err(|e| unusable(&e.0)),
-            _ => Err(unusable("is not a number")),
+                .map_err(|e| unusable(at, &e.0)),
+            _ => Err(unusable(at, "is not a number")),
         }
     }
 }
@@ -316,10 +341,7 @@ impl Deserr<Unusable> for SentId {
             Value::String(s) => Ok(SentId(s)),
             Value::Integer(u) => Ok(SentId(u.to_string())),
             Value::NegativeInteger(i) => Ok(SentId(i.to_string())),
-            _ => Err(Unusable(vec![format!(
-                "`{}` must be text or an integer",
-                path(at)
-            )])),
+            _ => Err(unusable(at, "must be text or an integer")),
         }
     }
 }
@@ -340,5 +362,38 @@ impl PartialSchema for SentId {
 impl ToSchema for SentId {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("SentId")
+    }
+}
+
+/// A message's own id, as sent: a usable one (text or an integer, at most 200 printable
+/// characters) is its identity in the inbox; anything else is left out, and the identity is
+/// then the digest of the message's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessageId(pub Option<String>);
+
+impl Deserr<Unusable> for SentMessageId {
+    fn deserialize_from_value<V: IntoValue>(
+        value: Value<V>,
+        at: ValuePointerRef,
+    ) -> Result<Self, Unusable> {
+        Ok(SentMessageId(
+            SentId::deserialize_from_value(value, at)
+                .ok()
+                .map(|id| id.0),
+        ))
+    }
+}
+
+impl PartialSchema for SentMessageId {
+    fn schema() -> RefOr<Schema> {
+        any_of(
+            "The message's identity in the inbox: text or an integer; when absent or unusable, the digest of the message's bytes",
+        )
+    }
+}
+
+impl ToSchema for SentMessageId {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SentMessageId")
     }
 }

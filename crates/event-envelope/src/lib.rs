@@ -16,6 +16,7 @@
 //! reason to refuse the event. `null` clears a field.
 
 mod fields;
+pub mod schema;
 
 use std::fmt::Write as _;
 
@@ -29,19 +30,26 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 pub use fields::{
-    Loose, SentAmount, SentDate, SentFlag, SentId, SentMessageId, SentText, Unusable,
+    Loose, Problem, SentAmount, SentDate, SentFlag, SentId, SentMessageId, SentText, Unusable,
 };
 
 /// The largest message this service reads: a bound against abuse.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-/// Why a message cannot be applied: it goes to the dead-letter topic with this reason.
+/// Why a message cannot be applied, one problem per part at fault: it goes to the
+/// dead-letter topic with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection(pub String);
+pub struct Rejection(pub Vec<Problem>);
 
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
     }
 }
 
@@ -68,8 +76,12 @@ pub fn digest_id(raw: &[u8]) -> MessageId {
     MessageId::parse(&text).unwrap_or_else(|_| unreachable!("a hex digest is a valid id"))
 }
 
-fn reject(message: impl Into<String>) -> Rejection {
-    Rejection(message.into())
+/// A rejection for `field` (empty: the message as a whole).
+fn reject(field: &str, reason: impl Into<String>) -> Rejection {
+    Rejection(vec![Problem {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }])
 }
 
 /// A customer's address in an event; each part as sent.
@@ -78,16 +90,16 @@ fn reject(message: impl Into<String>) -> Rejection {
 #[serde(rename_all = "camelCase")]
 pub struct SentAddress {
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub city: Loose<SentText>,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub country: Loose<SentText>,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub zip_code: Loose<SentText>,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub address: Loose<SentText>,
 }
 
@@ -97,10 +109,10 @@ pub struct SentAddress {
 #[serde(rename_all = "camelCase")]
 pub struct SentPhone {
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub code_number: Loose<SentText>,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub phone_number: Loose<SentText>,
 }
 
@@ -112,45 +124,45 @@ pub struct SentPhone {
 pub struct Payload {
     pub user_id: SentId,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub name: Loose<SentText>,
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub email: Loose<SentText>,
     /// `null` clears every part.
     #[deserr(default)]
-    #[schema(value_type = Option<SentAddress>)]
+    #[schema(value_type = schema::AddressField, required = false)]
     pub address: Loose<SentAddress>,
     /// `null` clears both parts.
     #[deserr(default)]
-    #[schema(value_type = Option<SentPhone>)]
+    #[schema(value_type = schema::PhoneField, required = false)]
     pub phone: Loose<SentPhone>,
     #[deserr(default)]
-    #[schema(value_type = SentFlag)]
+    #[schema(value_type = SentFlag, required = false)]
     pub is_active: Loose<SentFlag>,
     /// The user service's own flag: inactive when true (without `isActive`).
     #[deserr(default)]
-    #[schema(value_type = SentFlag)]
+    #[schema(value_type = SentFlag, required = false)]
     pub suspended: Loose<SentFlag>,
     /// The user service's own flag: inactive when true (without `isActive`).
     #[deserr(default)]
-    #[schema(value_type = SentFlag)]
+    #[schema(value_type = SentFlag, required = false)]
     pub deleted: Loose<SentFlag>,
     /// `Customer.Created`: the first invoice's generation date.
     #[deserr(default)]
-    #[schema(value_type = SentDate)]
+    #[schema(value_type = SentDate, required = false)]
     pub generation_date: Loose<SentDate>,
     /// `Customer.Created`: the first invoice's due date.
     #[deserr(default)]
-    #[schema(value_type = SentDate)]
+    #[schema(value_type = SentDate, required = false)]
     pub due_date: Loose<SentDate>,
     /// `Customer.Created`: the first invoice's service.
     #[deserr(default)]
-    #[schema(value_type = SentText)]
+    #[schema(value_type = SentText, required = false)]
     pub service_id: Loose<SentText>,
     /// `Customer.Created`: the first invoice's amount.
     #[deserr(default)]
-    #[schema(value_type = SentAmount)]
+    #[schema(value_type = SentAmount, required = false)]
     pub total_invoice: Loose<SentAmount>,
 }
 
@@ -163,18 +175,19 @@ pub struct DocumentedEvent {
     /// type is skipped.
     #[deserr(rename = "type")]
     #[serde(rename = "type")]
+    #[schema(value_type = schema::HandledType)]
     pub kind: String,
     pub payload: Payload,
     /// The message's identity for the inbox; its bytes' digest when absent.
     #[deserr(default)]
-    #[schema(value_type = SentMessageId)]
+    #[schema(value_type = SentMessageId, required = false)]
     pub id: Loose<SentMessageId>,
     #[deserr(default)]
-    #[schema(value_type = SentMessageId)]
+    #[schema(value_type = SentMessageId, required = false)]
     pub event_id: Loose<SentMessageId>,
     /// Orders a user's events: one older than the last applied has no effect.
     #[deserr(default)]
-    #[schema(value_type = SentDate)]
+    #[schema(value_type = SentDate, required = false)]
     pub timestamp: Loose<SentDate>,
 }
 
@@ -185,18 +198,19 @@ pub struct DocumentedEvent {
 pub struct UserServiceEvent {
     /// `Customer.Created`, `.Updated`, `.Suspended`, `.Reactivated` or `.Deleted`; another
     /// type is skipped.
+    #[schema(value_type = schema::HandledType)]
     pub event: String,
     pub data: Payload,
     /// The message's identity for the inbox; its bytes' digest when absent.
     #[deserr(default)]
-    #[schema(value_type = SentMessageId)]
+    #[schema(value_type = SentMessageId, required = false)]
     pub id: Loose<SentMessageId>,
     #[deserr(default)]
-    #[schema(value_type = SentMessageId)]
+    #[schema(value_type = SentMessageId, required = false)]
     pub event_id: Loose<SentMessageId>,
     /// Orders a user's events: one older than the last applied has no effect.
     #[deserr(default)]
-    #[schema(value_type = SentDate)]
+    #[schema(value_type = SentDate, required = false)]
     pub timestamp: Loose<SentDate>,
 }
 
@@ -208,6 +222,7 @@ pub struct UserServiceEvent {
 pub enum EventBody {
     Documented(DocumentedEvent),
     UserService(UserServiceEvent),
+    Skipped(schema::SkippedEvent),
 }
 
 /// The body of a message (a Kafka value or a `POST /api/events` body).
@@ -227,22 +242,28 @@ impl EventEnvelope<'_> {
     pub fn try_into_domain(self) -> Result<Message, Rejection> {
         let raw = self.0;
         if raw.len() > MAX_MESSAGE_BYTES {
-            return Err(reject(format!(
-                "the message has {} bytes; at most {MAX_MESSAGE_BYTES} are read",
-                raw.len()
-            )));
+            return Err(reject(
+                "",
+                format!(
+                    "the message has {} bytes; at most {MAX_MESSAGE_BYTES} are read",
+                    raw.len()
+                ),
+            ));
         }
         let value: Value =
-            serde_json::from_slice(raw).map_err(|e| reject(format!("not JSON: {e}")))?;
+            serde_json::from_slice(raw).map_err(|e| reject("", format!("not JSON: {e}")))?;
         let Value::Object(mut envelope) = value else {
-            return Err(reject("not a JSON object"));
+            return Err(reject("", "is not a JSON object"));
         };
         let documented = text_of(&envelope, "type").is_some();
         let Some(event_type) = text_of(&envelope, "type")
             .or_else(|| text_of(&envelope, "event"))
             .map(str::to_owned)
         else {
-            return Err(reject("no event type: expected a string `type` or `event`"));
+            return Err(reject(
+                "type",
+                "is missing: a string `type` or `event` names the event",
+            ));
         };
         let kind = EventType::parse(&event_type);
         if kind.is_none() {
@@ -268,15 +289,15 @@ impl EventEnvelope<'_> {
             deserr::deserialize::<UserServiceEvent, _, Unusable>(Value::Object(envelope))
                 .map(|e| (e.data, e.id, e.event_id, e.timestamp))
         };
-        let (payload, id, event_id, timestamp) = parts.map_err(|e| reject(e.0.join("; ")))?;
+        let (payload, id, event_id, timestamp) = parts.map_err(|e| Rejection(e.0))?;
         let id = id
             .value()
             .and_then(|i| i.0)
             .or_else(|| event_id.value().and_then(|i| i.0))
-            .and_then(|id| MessageId::parse(&id).ok())
+            .and_then(|id: String| MessageId::parse(&id).ok())
             .unwrap_or_else(|| digest_id(raw));
         let kind = kind.unwrap_or_else(|| unreachable!("checked above"));
-        into_event(payload, id, kind, timestamp.value().map(|d| d.0)).map(Message::Event)
+        into_event(payload, want, id, kind, timestamp.value().map(|d| d.0)).map(Message::Event)
     }
 }
 
@@ -292,26 +313,30 @@ fn message_id(sent: Option<&Value>, raw: &[u8]) -> MessageId {
 
 /// A text field's change: absent (or of a kind it cannot use) keeps, `null` clears, a value
 /// sets; text past the bound refuses the event.
-fn change(field: Loose<SentText>, name: &str) -> Result<Change<Scalar>, Rejection> {
+fn change(field: Loose<SentText>, name: &str, root: &str) -> Result<Change<Scalar>, Rejection> {
     Ok(match field {
         Loose::Absent | Loose::Unusable => Change::Keep,
         Loose::Null => Change::To(None),
         Loose::Value(SentText::Value(v)) => Change::To(Some(v)),
         Loose::Value(SentText::Oversized) => {
-            return Err(reject(format!(
-                "`{name}` is larger than {MAX_TEXT_CHARS} characters (the bound against abuse)"
-            )));
+            return Err(reject(
+                &format!("{root}.{name}"),
+                format!("is larger than {MAX_TEXT_CHARS} characters (the bound against abuse)"),
+            ));
         }
     })
 }
 
+/// The event in `p`, the payload found under the key `root` (`payload` or `data`).
 fn into_event(
     p: Payload,
+    root: &str,
     id: MessageId,
     kind: EventType,
     timestamp: Option<Timestamp>,
 ) -> Result<CustomerEvent, Rejection> {
-    let user_id = UserId::parse(&p.user_id.0).map_err(|e| reject(format!("`userId` {e}")))?;
+    let user_id = UserId::parse(&p.user_id.0)
+        .map_err(|e| reject(&format!("{root}.userId"), e.to_string()))?;
     // Suspended, Reactivated and Deleted use only the userId: the rest of a whole user
     // document sent along with them is not read.
     if !matches!(kind, EventType::Created | EventType::Updated) {
@@ -326,18 +351,18 @@ fn into_event(
     }
     let address = match p.address {
         Loose::Value(a) => AddressPatch {
-            city: change(a.city, "address.city")?,
-            country: change(a.country, "address.country")?,
-            zip_code: change(a.zip_code, "address.zipCode")?,
-            address: change(a.address, "address.address")?,
+            city: change(a.city, "address.city", root)?,
+            country: change(a.country, "address.country", root)?,
+            zip_code: change(a.zip_code, "address.zipCode", root)?,
+            address: change(a.address, "address.address", root)?,
         },
         Loose::Null => AddressPatch::clear(),
         Loose::Absent | Loose::Unusable => AddressPatch::default(),
     };
     let phone = match p.phone {
         Loose::Value(ph) => PhonePatch {
-            code_number: change(ph.code_number, "phone.codeNumber")?,
-            phone_number: change(ph.phone_number, "phone.phoneNumber")?,
+            code_number: change(ph.code_number, "phone.codeNumber", root)?,
+            phone_number: change(ph.phone_number, "phone.phoneNumber", root)?,
         },
         Loose::Null => PhonePatch::clear(),
         Loose::Absent | Loose::Unusable => PhonePatch::default(),
@@ -350,7 +375,7 @@ fn into_event(
         (suspended.is_some() || deleted.is_some())
             .then(|| suspended != Some(true) && deleted != Some(true))
     });
-    let service_id = match change(p.service_id, "serviceId")? {
+    let service_id = match change(p.service_id, "serviceId", root)? {
         Change::To(v) => v,
         _ => None,
     };
@@ -359,8 +384,8 @@ fn into_event(
         kind,
         user_id,
         profile: UserPatch {
-            name: change(p.name, "name")?,
-            email: change(p.email, "email")?,
+            name: change(p.name, "name", root)?,
+            email: change(p.email, "email", root)?,
             address,
             phone,
             is_active,
@@ -549,7 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn only_unusable_messages_are_rejected_with_a_reason() {
+    fn only_unusable_messages_are_rejected_naming_the_part_at_fault() {
         let huge = format!(
             r#"{{"type":"Customer.Created","payload":{{"userId":"u","name":"{}"}}}}"#,
             "x".repeat(MAX_TEXT_CHARS + 1)
@@ -558,30 +583,52 @@ mod tests {
             r#"{{"type":"Customer.Created","payload":{{"userId":"u","pad":"{}"}}}}"#,
             "x".repeat(MAX_MESSAGE_BYTES)
         );
-        for (raw, reason) in [
-            ("not json", "not JSON"),
-            ("[1]", "not a JSON object"),
-            (r#"{"payload":{"userId":"u"}}"#, "no event type"),
-            (r#"{"type":5,"payload":{"userId":"u"}}"#, "no event type"),
+        for (raw, field, reason) in [
+            ("not json", "", "not JSON"),
+            ("[1]", "", "is not a JSON object"),
+            (r#"{"payload":{"userId":"u"}}"#, "type", "is missing"),
+            (
+                r#"{"type":5,"payload":{"userId":"u"}}"#,
+                "type",
+                "is missing",
+            ),
             (
                 r#"{"type":"Customer.Created","payload":{}}"#,
-                "no `payload.userId`",
+                "payload.userId",
+                "is missing",
             ),
             (
                 r#"{"type":"Customer.Created","payload":{"userId":""}}"#,
-                "`userId`",
+                "payload.userId",
+                "",
             ),
             (
                 r#"{"type":"Customer.Created","payload":{"userId":{"id":1}}}"#,
-                "`payload.userId` must be text or an integer",
+                "payload.userId",
+                "must be text or an integer",
             ),
-            (r#"{"type":"Customer.Created"}"#, "no `payload`"),
-            (r#"{"event":"Customer.Created","data":5}"#, "`data`"),
-            (huge.as_str(), "`name` is larger than 4096 characters"),
-            (too_long.as_str(), "at most 65536 are read"),
+            (
+                r#"{"event":"Customer.Created","data":{"userId":2.5}}"#,
+                "data.userId",
+                "must be text or an integer",
+            ),
+            (r#"{"type":"Customer.Created"}"#, "payload", "is missing"),
+            (
+                r#"{"event":"Customer.Created","data":5}"#,
+                "data",
+                "wrong kind",
+            ),
+            (
+                huge.as_str(),
+                "payload.name",
+                "is larger than 4096 characters",
+            ),
+            (too_long.as_str(), "", "at most 65536 are read"),
         ] {
             let err = parse(raw).expect_err(raw);
-            assert!(err.0.contains(reason), "{raw:.80}: {err}");
+            assert_eq!(err.0.len(), 1, "{raw:.80}: {err}");
+            assert_eq!(err.0[0].field, field, "{raw:.80}: {err}");
+            assert!(err.0[0].reason.contains(reason), "{raw:.80}: {err}");
         }
     }
 }

@@ -42,13 +42,16 @@ fn scalar_change<R: Rule<Out = Scalar>>(
     }
 }
 
-/// An amount's change; an amount cannot be cleared.
+/// An amount's change; `clearable` says whether `null` clears it (the previous service's
+/// routes) or is refused unless the stored amount is missing too (this API's).
 fn amount_change(
     field: Patch<Checked<AmountValue>>,
+    clearable: bool,
     problems: &mut Vec<FieldProblem>,
 ) -> Change<Number> {
     match field {
         Patch::Absent => Change::Keep,
+        Patch::Null if clearable => Change::To(None),
         Patch::Null => Change::EchoOnly {
             value: None,
             problem: "must not be null".to_owned(),
@@ -147,7 +150,7 @@ impl AddressBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhoneBody {
     #[deserr(default)]
-    #[schema(value_type = Option<CountryCodeText>)]
+    #[schema(value_type = CountryCodeText, required = false)]
     pub code_number: Patch<Checked<CountryCodeText>>,
     #[deserr(default)]
     #[schema(value_type = Option<PhoneNumberValue>)]
@@ -377,13 +380,13 @@ pub struct UpdateBillingBody {
     #[allow(dead_code)]
     pub version: Option<Version>,
     #[deserr(default)]
-    #[schema(value_type = Option<Date>)]
+    #[schema(value_type = Date, required = false)]
     pub due_date: Patch<Date>,
     #[deserr(default)]
-    #[schema(value_type = Option<ServiceIdValue>)]
+    #[schema(value_type = ServiceIdValue, required = false)]
     pub service_id: Patch<Checked<ServiceIdValue>>,
     #[deserr(default)]
-    #[schema(value_type = Option<AmountValue>)]
+    #[schema(value_type = AmountValue, required = false)]
     pub total_invoice: Patch<Checked<AmountValue>>,
     #[deserr(default)]
     pub is_paid: Option<bool>,
@@ -392,7 +395,9 @@ pub struct UpdateBillingBody {
     pub payment_date: Patch<Date>,
 }
 
+/// A billing's changes; `clearable` says whether `null` clears `serviceId` and `totalInvoice`.
 fn changes(
+    clearable: bool,
     due_date: Patch<Date>,
     service_id: Patch<Checked<ServiceIdValue>>,
     total_invoice: Patch<Checked<AmountValue>>,
@@ -403,8 +408,8 @@ fn changes(
     let mut problems = Vec::new();
     let patch = BillingPatch {
         due_date: date_change(due_date),
-        service_id: scalar_change(service_id, false),
-        total_invoice: amount_change(total_invoice, &mut problems),
+        service_id: scalar_change(service_id, clearable),
+        total_invoice: amount_change(total_invoice, clearable, &mut problems),
         payment: payment(is_paid, payment_date),
         echo,
     };
@@ -431,6 +436,7 @@ impl UpdateBillingBody {
             }),
         };
         changes(
+            false,
             self.due_date,
             self.service_id,
             self.total_invoice,
@@ -503,7 +509,8 @@ impl NodeCreateBillingBody {
 }
 
 /// `PUT /billings/:billingId`, as the previous service took it (server-set and unknown fields
-/// ignored), except that `billingId` and `userId` cannot change.
+/// ignored; `null` clears the optional `serviceId` and `totalInvoice`), except that `billingId`
+/// and `userId` cannot change.
 #[derive(Debug, Deserr, ToSchema)]
 #[deserr(error = Problems, rename_all = camelCase)]
 #[serde(rename_all = "camelCase")]
@@ -514,7 +521,7 @@ pub struct NodeUpdateBillingBody {
     #[deserr(default)]
     pub user_id: Option<AnyUserId>,
     #[deserr(default)]
-    #[schema(value_type = Option<Date>)]
+    #[schema(value_type = Date, required = false)]
     pub due_date: Patch<Date>,
     #[deserr(default)]
     #[schema(value_type = Option<ServiceIdValue>)]
@@ -539,6 +546,7 @@ impl NodeUpdateBillingBody {
             ..BillingEcho::default()
         };
         changes(
+            true,
             self.due_date,
             self.service_id,
             self.total_invoice,

@@ -17,6 +17,15 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every type this service handles.
+    pub const ALL: [Self; 5] = [
+        Self::Created,
+        Self::Updated,
+        Self::Suspended,
+        Self::Reactivated,
+        Self::Deleted,
+    ];
+
     /// `Customer.Created` and its siblings; any other text is not an event type we handle.
     pub fn parse(raw: &str) -> Option<Self> {
         Some(match raw {
