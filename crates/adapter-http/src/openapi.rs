@@ -387,10 +387,10 @@ fn fix_links(value: &mut serde_json::Value) {
                             ("operation_ref", "operationRef"),
                             ("request_body", "requestBody"),
                         ] {
-                            if let Some(v) = link.remove(from) {
-                                if !v.as_str().is_some_and(str::is_empty) {
-                                    link.insert(to.to_owned(), v);
-                                }
+                            if let Some(v) = link.remove(from)
+                                && !v.as_str().is_some_and(str::is_empty)
+                            {
+                                link.insert(to.to_owned(), v);
                             }
                         }
                     }

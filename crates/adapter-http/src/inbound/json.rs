@@ -174,11 +174,9 @@ fn number_value<V: IntoValue>(text: &str) -> Value<V> {
         return match text.parse::<f64>() {
             // Within the range of integers, exactly (an integral f64 below 2^64 is one).
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Ok(f) if f.is_finite() && f >= 0.0 && f < 18_446_744_073_709_551_616.0 => {
-                Value::Integer(f as u64)
-            }
+            Ok(f) if (0.0..18_446_744_073_709_551_616.0).contains(&f) => Value::Integer(f as u64),
             #[allow(clippy::cast_possible_truncation)]
-            Ok(f) if f.is_finite() && f < 0.0 && f >= -9_223_372_036_854_775_808.0 => {
+            Ok(f) if (-9_223_372_036_854_775_808.0..0.0).contains(&f) => {
                 Value::NegativeInteger(f as i64)
             }
             Ok(f) if f.is_finite() => Value::Float(f),
