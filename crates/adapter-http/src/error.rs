@@ -66,6 +66,9 @@ error_codes! {
     UserIdTaken => CONFLICT, "USER_ID_TAKEN", "`userId` already exists";
     BillingIdTaken => CONFLICT, "BILLING_ID_TAKEN", "the sequence is behind the stored data (after a bad restore)";
     EventRejected => CONFLICT, "EVENT_REJECTED", "the store refuses an event's effect (a `billingId` already taken)";
+    MalformedRequest => BAD_REQUEST, "MALFORMED_REQUEST", "not valid HTTP/1.1 (request line, a header, length or chunk framing): answered before routing";
+    HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "HEADERS_TOO_LARGE", "a request line and headers past the server's limit";
+    HeadTimeout => REQUEST_TIMEOUT, "REQUEST_HEAD_TIMEOUT", "a request line and headers that did not arrive in time";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "a body over 64 KiB";
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "a body not sent as `application/json`";
     RequestTimeout => SERVICE_UNAVAILABLE, "REQUEST_TIMEOUT", "the request took longer than `REQUEST_TIMEOUT_SECONDS`";
@@ -156,6 +159,19 @@ impl ApiError {
         self.code
     }
 
+    /// The error's body, as JSON bytes.
+    pub fn body_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: &self.message,
+            code: self.code.as_str(),
+            details: &self.details,
+        }
+    }
+
     fn storage(e: &StorageError) -> Self {
         match e {
             StorageError::Unavailable(e) => {
@@ -189,11 +205,7 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
-        res.json(ErrorBody {
-            error: &self.message,
-            code: self.code.as_str(),
-            details: &self.details,
-        })
+        res.json(self.body())
     }
 }
 

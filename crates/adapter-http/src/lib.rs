@@ -17,6 +17,7 @@ pub mod ops;
 mod query;
 mod responses;
 mod users;
+pub mod wire;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -125,7 +126,7 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(get "/metrics", Spec::new("metrics", "operations", "Prometheus metrics (text format)").open().text("text/plain"), ops::metrics),
         op!(get "/openapi.json", Spec::new("openapi", "operations", "This document").open().any_object(), openapi_json),
         op!(get "/docs", Spec::new("docs", "operations", "The API explorer (Swagger UI)").open().text("text/html"), docs::index),
-        op!(get "/docs/{file}", Spec::new("docsFile", "operations", "A file of the API explorer").open().text("application/octet-stream").errors(&[404]), docs::asset),
+        op!(get "/docs/{file}", Spec::new("docsFile", "operations", "A file of the API explorer").open().example("file", "swagger-ui.css").text("application/octet-stream").errors(&[404]), docs::asset),
         op!(get "/api/users", spec("listUsers", "users", "List users in creation order", &[400]).query::<ListUsersQuery>().list::<UserJson>(), users::list::<R>),
         op!(post "/api/users", user_links(spec("createUser", "users", "Create a user (userId generated when absent)", &[400, 409, 413, 415]).body::<CreateUserBody>(true).ok::<UserJson>(201)), users::create::<R>),
         op!(get "/api/users/{id}", spec("getUser", "users", "A user, by userId or _id", &[400, 404]).ok::<UserJson>(200), users::get::<R>),

@@ -30,6 +30,8 @@ pub struct Spec {
     schemas: Vec<(String, RefOr<Schema>)>,
     secured: bool,
     ok: Option<(u16, Response)>,
+    /// An example value per path parameter, for the explorer and the fuzzer.
+    examples: Vec<(&'static str, &'static str)>,
 }
 
 impl std::fmt::Debug for Spec {
@@ -75,6 +77,7 @@ impl Spec {
             schemas: Vec::new(),
             secured: true,
             ok: None,
+            examples: Vec::new(),
         }
     }
 
@@ -88,6 +91,13 @@ impl Spec {
     fn collect<T: ToSchema>(&mut self) {
         self.schemas.push((T::name().into_owned(), T::schema()));
         T::schemas(&mut self.schemas);
+    }
+
+    /// An example value of the path parameter `name`.
+    #[must_use]
+    pub fn example(mut self, name: &'static str, value: &'static str) -> Self {
+        self.examples.push((name, value));
+        self
     }
 
     /// The query parameters, from the handler's query type.
@@ -295,6 +305,11 @@ impl Spec {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         {
+            let example = self
+                .examples
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| serde_json::Value::from(*v));
             operation = operation.parameter(
                 ParameterBuilder::new()
                     .name(name)
@@ -303,7 +318,8 @@ impl Spec {
                     .schema(Some(
                         ObjectBuilder::new()
                             .schema_type(Type::String)
-                            .min_length(Some(1)),
+                            .min_length(Some(1))
+                            .examples(example),
                     )),
             );
         }
