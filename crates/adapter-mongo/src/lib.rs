@@ -18,6 +18,7 @@ mod docs;
 mod errors;
 mod events;
 mod indexes;
+mod transactions;
 mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -304,11 +305,10 @@ fn driver_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// One page of `collection`: the documents matching `filter` (and `after`, the keyset
-/// condition of a cursor), in `sort` order; the total of `filter` on page requests. It asks for
-/// one document more than the limit to know whether there is a next page. A document that is
-/// not an item at all is left out and counted in `skipped`; the next cursor comes from the
-/// page's last document whether it could be read or not, so such documents never end a list
-/// early.
+/// condition of a cursor), in `sort` order; the total of `filter` on page requests. A document
+/// that is not an item at all is left out and counted in `skipped`; the next cursor comes from
+/// the page's last document whether it could be read or not (`position` reads it from the raw
+/// document), so such documents never end a list early.
 #[allow(clippy::too_many_arguments)]
 async fn list_page<T, C>(
     collection: &Collection<Document>,
@@ -332,43 +332,35 @@ async fn list_page<T, C>(
         Some(after) => doc! { "$and": [filter, after] },
         None => filter,
     };
-    let limit = page.limit.get() as usize;
+    let fetch = page.limit.fetch();
     let found: Vec<Document> = collection
         .find(filter)
         .sort(sort)
         .skip(page.position.offset(page.limit))
-        .limit(i64::from(page.limit.get()) + 1)
+        .limit(i64::from(fetch))
+        // The whole page in one reply.
+        .batch_size(fetch)
         .await
         .map_err(errors::storage)?
         .try_collect()
         .await
         .map_err(errors::storage)?;
-    let more = found.len() > limit;
-    let taken = &found[..found.len().min(limit)];
-    let mut items = Vec::with_capacity(taken.len());
-    let mut skipped = 0;
-    for d in taken {
-        match read(d) {
-            Ok(item) => items.push(item),
+    Ok(Listing::from_rows(
+        found,
+        page.limit,
+        total,
+        position,
+        |d| match read(&d) {
+            Ok(item) => Some(item),
             Err(e) => {
-                skipped += 1;
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "skipping a document that is not an item"
                 );
+                None
             }
-        }
-    }
-    Ok(Listing {
-        next: if more {
-            taken.last().and_then(position)
-        } else {
-            None
         },
-        items,
-        total,
-        skipped,
-    })
+    ))
 }
 
 /// A document's `_id` as ours, when it is an ObjectId.
