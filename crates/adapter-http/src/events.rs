@@ -8,22 +8,17 @@ use billing_domain::{BillingService, EventOutcome, Repository};
 use event_envelope::{EventEnvelope, Message};
 use serde_json::json;
 
+use telemetry::{EventSource, Telemetry};
+
 use crate::body;
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::Registry;
 use crate::query;
 
-fn count(req: &HttpRequest, event_type: &str, outcome: &str) {
-    if let Some(registry) = req.app_data::<Data<Registry>>() {
-        registry.inc(
-            "billing_events_total",
-            &[
-                ("source", "http"),
-                ("type", event_type),
-                ("outcome", outcome),
-            ],
-            1,
-        );
+fn count(req: &HttpRequest, event_type: &str, outcome: &'static str) {
+    if let Some(telemetry) = req.app_data::<Data<Telemetry>>() {
+        telemetry
+            .events()
+            .handled(EventSource::Http, event_type, outcome);
     }
 }
 

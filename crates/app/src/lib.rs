@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use adapter_http::{ApiToken, HttpOptions, Probes, Registry};
+use adapter_http::{ApiToken, HttpOptions, Probes};
 use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
 use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
 use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
 use billing_domain::{Amount, BillingService, EventDefaults, Repository};
+use telemetry::{StorageMetrics, Telemetry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -83,6 +84,7 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("cannot listen on {address} (BIND_ADDRESS, PORT)"))?;
         let port = listener.local_addr()?.port();
+        let telemetry = Telemetry::default();
         match &settings.mongodb_uri {
             Some(uri) => {
                 let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
@@ -107,9 +109,10 @@ impl Application {
                     "billing service listening"
                 );
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) =
-                    instrument(store, |s| async move { s.readiness().await });
-                Self::assemble(listener, port, store, ping, registry, settings)
+                let (store, ping) = instrument(store, telemetry.storage(), |s| async move {
+                    s.readiness().await
+                });
+                Self::assemble(listener, port, store, ping, telemetry, settings)
             }
             None => {
                 let store = SqliteStore::open(&settings.database_path).with_context(|| {
@@ -125,14 +128,14 @@ impl Application {
                     "billing service listening"
                 );
                 // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) = instrument(store, |s| async move {
+                let (store, ping) = instrument(store, telemetry.storage(), |s| async move {
                     if s.ping().await {
                         Ok(())
                     } else {
                         Err("the SQLite database does not answer".to_owned())
                     }
                 });
-                Self::assemble(listener, port, store, ping, registry, settings)
+                Self::assemble(listener, port, store, ping, telemetry, settings)
             }
         }
     }
@@ -142,7 +145,7 @@ impl Application {
         port: u16,
         store: R,
         ping: StoragePing,
-        registry: Arc<Registry>,
+        telemetry: Telemetry,
         settings: &Settings,
     ) -> anyhow::Result<Self> {
         let defaults = EventDefaults {
@@ -163,7 +166,10 @@ impl Application {
                 kafka.check().context(
                     "invalid Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, ...)",
                 )?;
-                let status = Arc::new(ConsumerStatus::new(ConsumerState::Connecting));
+                let status = Arc::new(ConsumerStatus::with_metrics(
+                    ConsumerState::Connecting,
+                    telemetry.events().clone(),
+                ));
                 let (stop, stopped) = watch::channel(false);
                 let task = tokio::spawn(adapter_kafka::run(
                     kafka,
@@ -183,7 +189,7 @@ impl Application {
             service,
             http_options(settings)?,
             probes(ping, &consumer_status),
-            registry,
+            telemetry,
         )?;
         Ok(Self {
             port,
@@ -265,19 +271,18 @@ fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
 }
 
 /// Wraps `store` to time its calls, and makes its readiness probe.
-fn instrument<S, F>(store: S, ping: fn(S) -> F) -> (Instrumented<S>, StoragePing, Arc<Registry>)
+fn instrument<S, F>(
+    store: S,
+    metrics: &StorageMetrics,
+    ping: fn(S) -> F,
+) -> (Instrumented<S>, StoragePing)
 where
     S: Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     let probe = store.clone();
     let storage: StoragePing = Arc::new(move || Box::pin(ping(probe.clone())));
-    let registry = Arc::new(Registry::default());
-    (
-        Instrumented::new(store, Arc::clone(&registry)),
-        storage,
-        registry,
-    )
+    (Instrumented::new(store, metrics.clone()), storage)
 }
 
 fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
@@ -311,30 +316,9 @@ fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
 }
 
 fn probes(storage: StoragePing, status: &Arc<ConsumerStatus>) -> Probes {
-    let state = Arc::clone(status);
-    let counts = Arc::clone(status);
+    let status = Arc::clone(status);
     Probes {
         storage,
-        consumer: Arc::new(move || state.state().as_str()),
-        refresh_metrics: Arc::new(move |registry| {
-            for ((event_type, outcome), n) in counts.counts() {
-                registry.set_counter(
-                    "billing_events_total",
-                    &[
-                        ("source", "kafka"),
-                        ("type", &event_type),
-                        ("outcome", outcome),
-                    ],
-                    n,
-                );
-            }
-            for (partition, lag) in counts.lag() {
-                registry.set_gauge(
-                    "billing_consumer_lag",
-                    &[("partition", &partition.to_string())],
-                    lag,
-                );
-            }
-        }),
+        consumer: Arc::new(move || status.state().as_str()),
     }
 }
