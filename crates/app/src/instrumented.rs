@@ -1,9 +1,10 @@
 //! A store decorator that times every port call into the storage metrics
 //! (`billing_storage_operation_duration_seconds{operation, outcome}`), whatever the store.
 //!
-//! Wrap a concrete store (`Instrumented<SqliteStore>`), not a type parameter: with
-//! `Instrumented<R>` for a generic `R`, rustc cannot prove the consumer task `Send` for every
-//! lifetime (rust-lang/rust#100013), though it is.
+//! Wrap a concrete store (`Instrumented<Store>`), not a type parameter: with `Instrumented<R>`
+//! for a generic `R`, rustc cannot prove the consumer task `Send` for every lifetime
+//! (rust-lang/rust#100013), though it is. The task is then spawned where the store is a type
+//! parameter again (`ConsumerTask::spawn`).
 
 use std::future::Future;
 use std::time::Instant;
