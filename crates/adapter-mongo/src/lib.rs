@@ -29,6 +29,7 @@ use anyhow::Context;
 use billing_domain::{Listing, PageRequest, Position, StorageError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::ErrorKind;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
@@ -70,8 +71,10 @@ impl MongoStore {
     /// `w: majority`, and finding a server gives up after `request_timeout` so that a request
     /// fails with 503 instead of hanging.
     ///
+    /// A `mongodb+srv://` URI's SRV and TXT records are resolved now.
+    ///
     /// # Errors
-    /// When the URI cannot be parsed.
+    /// When the URI cannot be parsed, or its SRV records resolved.
     pub async fn connect(uri: &str, request_timeout: Duration) -> anyhow::Result<Self> {
         Self::connect_to(uri, None, request_timeout).await
     }
@@ -80,15 +83,21 @@ impl MongoStore {
     /// each).
     ///
     /// # Errors
-    /// When the URI cannot be parsed.
+    /// When the URI cannot be parsed, or its SRV records resolved.
     pub async fn connect_to(
         uri: &str,
         database: Option<&str>,
         request_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .context("MONGODB_URI is not a valid MongoDB connection string")?;
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+            // A `mongodb+srv://` URI is resolved here, so its failures are DNS's, not the URI's.
+            let why = if matches!(*e.kind, ErrorKind::DnsResolve { .. }) {
+                "cannot resolve the SRV records of MONGODB_URI"
+            } else {
+                "MONGODB_URI is not a valid MongoDB connection string"
+            };
+            anyhow::Error::new(e).context(why)
+        })?;
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(request_timeout);
         }
