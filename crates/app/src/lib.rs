@@ -109,22 +109,12 @@ impl Application {
         );
 
         let telemetry = Telemetry::default();
-        let probe = store.clone();
-        let probes = |status: &Arc<ConsumerStatus>| {
-            let status = Arc::clone(status);
-            Probes {
-                storage: Arc::new(move || {
-                    let store = probe.clone();
-                    Box::pin(async move { store.readiness().await })
-                }),
-                consumer: Arc::new(move || status.state().as_str()),
-            }
-        };
         let defaults = EventDefaults {
             due_days: settings.initial_billing.due_days,
             amount: Amount::new(settings.initial_billing.amount)
                 .context("INITIAL_BILLING_AMOUNT")?,
         };
+        let probe = store.clone();
         let service = Arc::new(
             BillingService::new(
                 Instrumented::new(store, telemetry.storage().clone()),
@@ -154,7 +144,7 @@ impl Application {
             listener,
             service,
             http_options(settings)?,
-            probes(&consumer_status),
+            probes(&probe, &consumer_status),
             telemetry,
         )?;
         Ok(Self {
@@ -240,4 +230,17 @@ fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
             n => n,
         },
     })
+}
+
+/// Readiness asks the store itself, past the metrics' decorator.
+fn probes(store: &Store, status: &Arc<ConsumerStatus>) -> Probes {
+    let store = store.clone();
+    let status = Arc::clone(status);
+    Probes {
+        storage: Arc::new(move || {
+            let store = store.clone();
+            Box::pin(async move { store.readiness().await })
+        }),
+        consumer: Arc::new(move || status.state().as_str()),
+    }
 }
