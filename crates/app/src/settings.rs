@@ -197,7 +197,9 @@ pub fn redact_uri(uri: &str) -> String {
 }
 
 impl Default for Settings {
-    /// The compiled-in defaults alone: no file, no environment.
+    /// The compiled-in defaults alone: no file, no environment. They cannot be invalid but by a
+    /// mistake in `config/default.toml`, which the tests of this module would catch: hence a
+    /// panic, not an error.
     fn default() -> Self {
         Self::layered(None, &|_| None)
             .unwrap_or_else(|e| panic!("the compiled-in config/default.toml is invalid: {e:#}"))
@@ -238,6 +240,9 @@ impl Settings {
     }
 
     /// The consumer's compiled-in defaults, for `brokers` (tests, embedding).
+    ///
+    /// # Panics
+    /// When `brokers` is blank: there is no consumer without brokers.
     pub fn kafka_defaults(brokers: &str) -> KafkaSettings {
         let env = |var: &str| (var == "KAFKA_BROKERS").then(|| brokers.to_owned());
         Self::layered(None, &env)
