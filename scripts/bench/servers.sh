@@ -18,7 +18,7 @@ start_service() {
     shift 2
     mkdir -p "$WORK/$name"
     SERVICE_LOG="$WORK/$name/service.log"
-    # From the repository root: the service reads config/ relative to its working directory.
+    # From the repository root, as a developer runs it (config/ there is the compiled-in defaults).
     # Every setting that a .env could change under us is given; NO_COLOR and LOG_FORMAT keep
     # the log parseable. `env` execs the binary: $! is the service itself.
     env PORT="$PORT_WANTED" BIND_ADDRESS=127.0.0.1 HTTP_WORKERS="$WORKERS" \

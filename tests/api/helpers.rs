@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use app::settings::{HttpSettings, StorageSettings};
 use app::{Application, Settings};
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -99,16 +100,24 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with settings adjusted by `adjust` (a MongoDB URI, say).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
+        let defaults = Settings::default();
         let mut settings = Settings {
-            port: 0,
-            bind_address: "127.0.0.1".to_owned(),
-            http_workers: 2,
-            database_path: dir.path().join("billing.db"),
-            mongodb_uri: mongodb_uri(),
-            // The Python MongoDB-wire test server serialises conflicting transactions slowly;
-            // the suite checks behaviour, not speed, so the timeout must not be what fails.
-            request_timeout_seconds: 600,
-            ..Settings::default()
+            http: HttpSettings {
+                port: 0,
+                bind_address: "127.0.0.1".to_owned(),
+                workers: 2,
+                // The Python MongoDB-wire test server serialises conflicting transactions
+                // slowly; the suite checks behaviour, not speed, so the timeout must not be what
+                // fails.
+                request_timeout_seconds: 600,
+                ..defaults.http.clone()
+            },
+            storage: StorageSettings {
+                database_path: dir.path().join("billing.db"),
+                mongodb_uri: mongodb_uri(),
+                ..defaults.storage.clone()
+            },
+            ..defaults
         };
         adjust(&mut settings);
         let (address, running) = start(&settings).await;

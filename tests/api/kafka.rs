@@ -55,12 +55,14 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 /// Settings that consume `topic` from the test broker in a new group, with the group timeouts
 /// the test broker needs.
 pub fn consume(s: &mut app::Settings, topic: &str) {
-    s.kafka_brokers = Some(brokers());
-    s.kafka_topic = topic.to_owned();
-    s.kafka_group_id = unique("group");
-    s.kafka_session_timeout_ms = 6000;
-    s.kafka_max_poll_interval_ms = 7000;
-    s.kafka_heartbeat_interval_ms = 1000;
+    s.kafka = Some(adapter_kafka::KafkaSettings {
+        topic: topic.to_owned(),
+        group_id: unique("group"),
+        session_timeout_ms: 6000,
+        max_poll_interval_ms: 7000,
+        heartbeat_interval_ms: 1000,
+        ..app::Settings::kafka_defaults(&brokers())
+    });
 }
 
 /// The sum of `billing_events_total{source="kafka", ...}` series whose labels include `label`

@@ -28,7 +28,7 @@ async fn spawn_on_mongodb(mongoose: bool) -> (TestApp, mongodb::Database) {
     if mongoose {
         insert_mongoose_documents(&db).await;
     }
-    let app = TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)).await;
+    let app = TestApp::spawn_with(|s| s.storage.mongodb_uri = Some(uri)).await;
     (app, db)
 }
 
@@ -342,8 +342,8 @@ async fn with_mongodb_down_requests_get_503_and_the_service_recovers_when_it_ret
     let port = free_port();
     let uri = format!("mongodb://127.0.0.1:{port}/outage?directConnection=true&retryWrites=false");
     let app = TestApp::spawn_with(|s| {
-        s.mongodb_uri = Some(uri);
-        s.storage_timeout_ms = 500;
+        s.storage.mongodb_uri = Some(uri);
+        s.storage.timeout_ms = 500;
     })
     .await;
 
@@ -453,7 +453,7 @@ fn requests_in_flight_when_the_starting_runtime_stops_do_not_panic_an_http_worke
 
     let service = tokio::runtime::Runtime::new().expect("a runtime for the service");
     let (uri, _) = fresh_mongodb_uri();
-    let app = service.block_on(TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)));
+    let app = service.block_on(TestApp::spawn_with(|s| s.storage.mongodb_uri = Some(uri)));
     let address = app.address.clone();
     service.block_on(app.create_user_id("in-flight"));
     // Keep the service's handles from being stopped in order: the runtime just goes.

@@ -185,7 +185,7 @@ async fn node_database() -> (TestApp, mongodb::Database, Vec<(&'static str, Docu
         .insert_one(doc! { "_id": ObjectId::new(), "userId": "node-user", "generationDate": at(T0 + 5 * 60_000 + 1), "note": "a stray document" })
         .await
         .expect("a stray document");
-    let app = TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)).await;
+    let app = TestApp::spawn_with(|s| s.storage.mongodb_uri = Some(uri)).await;
     (app, db, billings)
 }
 
@@ -340,7 +340,7 @@ async fn indexes_mongoose_created_first_are_taken_as_they_are() {
             .await
             .expect("Mongoose's indexes");
     }
-    let app = TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)).await;
+    let app = TestApp::spawn_with(|s| s.storage.mongodb_uri = Some(uri)).await;
     let ready = app.get("/readyz").await;
     ready.assert_status(StatusCode::OK);
     app.create_user_id("after-mongoose").await;
@@ -358,7 +358,7 @@ async fn a_store_that_cannot_be_prepared_is_not_ready_says_why_and_is_retried() 
             .await
             .expect("a duplicate user");
     }
-    let app = TestApp::spawn_with(|s| s.mongodb_uri = Some(uri)).await;
+    let app = TestApp::spawn_with(|s| s.storage.mongodb_uri = Some(uri)).await;
     let res = app
         .client
         .get(app.url("/readyz"))
@@ -495,7 +495,7 @@ async fn taking_over_from_the_node_consumer_with_a_new_group_changes_nothing() {
     let before = snapshot(&db).await;
 
     let mut app = TestApp::spawn_with(|s| {
-        s.mongodb_uri = Some(uri);
+        s.storage.mongodb_uri = Some(uri);
         consume(s, &topic);
     })
     .await;

@@ -6,24 +6,18 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{BillingService, EventOutcome, Repository};
 use event_envelope::{EventEnvelope, Message};
+use telemetry::{EventSource, Telemetry};
 
 use crate::body;
 use crate::error::{ApiError, ErrorCode};
 use crate::inbound::{self, queries::NoQuery};
-use crate::metrics::Registry;
 use crate::responses::EventResult;
 
-fn count(req: &HttpRequest, event_type: &str, outcome: &str) {
-    if let Some(registry) = req.app_data::<Data<Registry>>() {
-        registry.inc(
-            "billing_events_total",
-            &[
-                ("source", "http"),
-                ("type", event_type),
-                ("outcome", outcome),
-            ],
-            1,
-        );
+fn count(req: &HttpRequest, event_type: &str, outcome: &'static str) {
+    if let Some(telemetry) = req.app_data::<Data<Telemetry>>() {
+        telemetry
+            .events()
+            .handled(EventSource::Http, event_type, outcome);
     }
 }
 

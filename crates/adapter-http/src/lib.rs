@@ -1,5 +1,5 @@
 //! The REST adapter: routes, request DTOs, response bodies, the table from domain errors to
-//! HTTP statuses (`error.rs`), and what operators need around them (`ops.rs`: request ids,
+//! HTTP statuses (`error.rs`), and what operators need around them (`ops`: request ids,
 //! logs, metrics, auth, timeouts, health). Handlers are generic over the store, so the same
 //! routes serve the embedded store and MongoDB.
 
@@ -11,7 +11,6 @@ mod events;
 mod inbound;
 mod json;
 mod legacy;
-pub mod metrics;
 mod openapi;
 pub mod ops;
 mod query;
@@ -29,10 +28,10 @@ use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, Route};
 use billing_domain::{BillingService, Repository};
+use telemetry::Telemetry;
 
 pub use body::MAX_BODY_BYTES;
 pub use error::{ApiError, ErrorCode};
-pub use metrics::Registry;
 pub use openapi::Spec;
 pub use ops::{ApiToken, HttpOptions, Probes};
 
@@ -229,7 +228,8 @@ fn cors(origins: &[String]) -> Cors {
     origins.iter().fold(cors, |c, o| c.allowed_origin(o))
 }
 
-/// Starts serving on `listener`.
+/// Starts serving on `listener`; requests and the events posted to it are recorded in
+/// `telemetry`, which `/metrics` exposes.
 ///
 /// # Errors
 /// When the listener cannot be used.
@@ -238,11 +238,10 @@ pub fn server<R: Repository>(
     service: Arc<BillingService<R>>,
     options: HttpOptions,
     probes: Probes,
-    registry: Arc<Registry>,
+    telemetry: Telemetry,
 ) -> std::io::Result<Server> {
-    ops::describe_metrics(&registry);
     let data = Data::from(service);
-    let registry = Data::from(registry);
+    let telemetry = Data::new(telemetry);
     let doc = Data::new(openapi_document::<R>());
     let probes = Data::new(probes);
     let workers = options.workers.max(1);
@@ -251,7 +250,7 @@ pub fn server<R: Repository>(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(registry.clone())
+            .app_data(telemetry.clone())
             .app_data(doc.clone())
             .app_data(probes.clone())
             .app_data(options.clone())

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use adapter_http::{ApiToken, HttpOptions, Probes, Registry};
+use adapter_http::{ApiToken, HttpOptions, Probes};
 use adapter_memory::{FixedClock, MemoryStore, SequentialIds};
 use billing_domain::BillingService;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use telemetry::Telemetry;
 
 struct Server {
     base: String,
@@ -35,7 +36,7 @@ impl Server {
                 ..options
             },
             probes,
-            Arc::new(Registry::default()),
+            Telemetry::default(),
         )
         .expect("server");
         let handle = server.handle();
@@ -242,7 +243,6 @@ async fn readiness_follows_the_storage_probe_down_and_back() {
             })
         }),
         consumer: Arc::new(|| "running"),
-        ..Probes::default()
     };
     let s = Server::start(HttpOptions::default(), probes).await;
     let ready = s.get("/readyz").await;

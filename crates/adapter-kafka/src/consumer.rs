@@ -58,6 +58,7 @@ type Kafka = StreamConsumer<Group>;
 
 struct Loop<R> {
     settings: KafkaSettings,
+    dead_letter_topic: String,
     service: Arc<BillingService<R>>,
     consumer: Arc<Kafka>,
     producer: FutureProducer,
@@ -103,6 +104,7 @@ pub async fn run<R: Repository>(
     let mut this = Loop {
         consumer: Arc::new(consumer),
         producer,
+        dead_letter_topic: settings.dead_letter_topic(),
         settings,
         service,
         shutdown,
@@ -324,7 +326,7 @@ impl<R: Repository> Loop<R> {
         let until = Instant::now() + wait;
         while self.receive(Some(until)).await? != Received::Nothing {
             // Not paused (a pause after a client error): a full batch need not wait.
-            if !self.holding && self.held.len() >= self.settings.batch_size {
+            if !self.holding && self.held.len() >= self.settings.batching.size {
                 break;
             }
         }
@@ -340,8 +342,8 @@ impl<R: Repository> Loop<R> {
                     self.idle(backoff(failures)).await?;
                 }
             }
-            let deadline = Instant::now() + self.settings.batch_wait;
-            while self.held.len() < self.settings.batch_size {
+            let deadline = Instant::now() + self.settings.batching.wait;
+            while self.held.len() < self.settings.batching.size {
                 match self.receive(Some(deadline)).await? {
                     Received::Message => {}
                     Received::Error(_) | Received::Nothing => break,
@@ -350,7 +352,7 @@ impl<R: Repository> Loop<R> {
             // A revocation while filling may have emptied it.
             if !self.held.is_empty() {
                 self.revoked.clear();
-                let n = self.held.len().min(self.settings.batch_size);
+                let n = self.held.len().min(self.settings.batching.size);
                 return Ok(self.held.drain(..n).collect());
             }
         }
@@ -519,7 +521,7 @@ impl<R: Repository> Loop<R> {
             partition = m.partition(),
             offset = m.offset(),
             reason,
-            dlq = %self.settings.dlq_topic,
+            dlq = %self.dead_letter_topic,
             "dead-lettering a message"
         );
         let mut attempt = 0;
@@ -542,7 +544,7 @@ impl<R: Repository> Loop<R> {
                     value: Some(&m.offset().to_string()),
                 });
             let mut record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(&self.settings.dlq_topic).headers(headers);
+                FutureRecord::to(&self.dead_letter_topic).headers(headers);
             if let Some(key) = m.key() {
                 record = record.key(key);
             }

@@ -7,5 +7,5 @@ mod settings;
 mod status;
 
 pub use consumer::run;
-pub use settings::{AutoOffsetReset, KafkaSettings};
+pub use settings::{AutoOffsetReset, Batching, KafkaSettings};
 pub use status::{ConsumerState, ConsumerStatus};

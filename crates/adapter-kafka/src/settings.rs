@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use serde::{Deserialize, Deserializer};
 
 /// Where a consumer group new to the topic (no committed offsets) starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,10 +30,40 @@ impl AutoOffsetReset {
     }
 }
 
-/// How to reach the broker and the topic. Every field is one `KAFKA_*` variable.
-#[derive(Clone, PartialEq, Eq)]
+impl<'de> Deserialize<'de> for AutoOffsetReset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("must be earliest or latest"))
+    }
+}
+
+/// How the consume loop groups messages into storage batches: tuning, not configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// At most this many messages are applied in one storage batch.
+    pub size: usize,
+    /// How long a batch waits for more messages after its first.
+    pub wait: Duration,
+}
+
+impl Default for Batching {
+    /// Big enough that one transaction carries a burst; short enough that a lone event waits
+    /// no longer than a human notices.
+    fn default() -> Self {
+        Self {
+            size: 500,
+            wait: Duration::from_millis(20),
+        }
+    }
+}
+
+/// How to reach the broker and the topic. Every field but `batching` is one `KAFKA_*`
+/// variable; their defaults are the service's configuration's (`config/default.toml`).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
-    /// `KAFKA_BROKERS`, comma-separated `host:port`.
+    /// `KAFKA_BROKERS`, comma-separated `host:port`; empty when not given.
+    #[serde(default, deserialize_with = "absent_is_empty")]
     pub brokers: String,
     /// `KAFKA_TOPIC`.
     pub topic: String,
@@ -40,28 +71,34 @@ pub struct KafkaSettings {
     pub group_id: String,
     /// `KAFKA_CLIENT_ID`.
     pub client_id: String,
-    /// `KAFKA_DLQ_TOPIC`.
-    pub dlq_topic: String,
+    /// `KAFKA_DLQ_TOPIC`: `<topic>.dlq` when unset (see [`KafkaSettings::dead_letter_topic`]).
+    pub dlq_topic: Option<String>,
     /// `KAFKA_MAX_RETRIES`: failed connection attempts before readiness says `degraded`.
     pub max_retries: u32,
     /// `KAFKA_SECURITY_PROTOCOL` (`plaintext`, `ssl`, `sasl_plaintext`, `sasl_ssl`).
     pub security_protocol: Option<String>,
     /// `KAFKA_SASL_MECHANISM` (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
     pub sasl_mechanism: Option<String>,
+    /// `KAFKA_SASL_USERNAME`.
     pub sasl_username: Option<String>,
-    /// Never logged.
+    /// `KAFKA_SASL_PASSWORD`. Never logged.
     pub sasl_password: Option<String>,
     /// `KAFKA_SSL_CA_LOCATION`: a PEM file of CA certificates.
     pub ssl_ca_location: Option<String>,
+    /// `KAFKA_SESSION_TIMEOUT_MS`.
     pub session_timeout_ms: u32,
+    /// `KAFKA_MAX_POLL_INTERVAL_MS`.
     pub max_poll_interval_ms: u32,
+    /// `KAFKA_HEARTBEAT_INTERVAL_MS`.
     pub heartbeat_interval_ms: u32,
     /// `KAFKA_AUTO_OFFSET_RESET`: where a group without committed offsets starts.
     pub auto_offset_reset: AutoOffsetReset,
-    /// At most this many messages are applied in one storage batch.
-    pub batch_size: usize,
-    /// How long a batch waits for more messages after its first.
-    pub batch_wait: Duration,
+    #[serde(skip)]
+    pub batching: Batching,
+}
+
+fn absent_is_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -71,7 +108,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("topic", &self.topic)
             .field("group_id", &self.group_id)
             .field("client_id", &self.client_id)
-            .field("dlq_topic", &self.dlq_topic)
+            .field("dlq_topic", &self.dead_letter_topic())
             .field("auto_offset_reset", &self.auto_offset_reset)
             .field("security_protocol", &self.security_protocol)
             .field("sasl_mechanism", &self.sasl_mechanism)
@@ -85,27 +122,11 @@ impl std::fmt::Debug for KafkaSettings {
 }
 
 impl KafkaSettings {
-    /// The defaults of the previous service, for `brokers`.
-    pub fn new(brokers: impl Into<String>) -> Self {
-        Self {
-            brokers: brokers.into(),
-            topic: "customers".to_owned(),
-            group_id: "telecomx-billing-consumer".to_owned(),
-            client_id: "telecomx-billing-service".to_owned(),
-            dlq_topic: "customers.dlq".to_owned(),
-            max_retries: 5,
-            security_protocol: None,
-            sasl_mechanism: None,
-            sasl_username: None,
-            sasl_password: None,
-            ssl_ca_location: None,
-            session_timeout_ms: 45_000,
-            max_poll_interval_ms: 300_000,
-            heartbeat_interval_ms: 3_000,
-            auto_offset_reset: AutoOffsetReset::default(),
-            batch_size: 500,
-            batch_wait: Duration::from_millis(20),
-        }
+    /// `KAFKA_DLQ_TOPIC`, or `<topic>.dlq`.
+    pub fn dead_letter_topic(&self) -> String {
+        self.dlq_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}.dlq", self.topic))
     }
 
     /// What consumer and producer share: brokers, identity, security.
@@ -175,9 +196,30 @@ impl KafkaSettings {
 mod tests {
     use super::*;
 
+    fn settings() -> KafkaSettings {
+        KafkaSettings {
+            brokers: "localhost:9092".to_owned(),
+            topic: "customers".to_owned(),
+            group_id: "billing".to_owned(),
+            client_id: "billing".to_owned(),
+            dlq_topic: None,
+            max_retries: 5,
+            security_protocol: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            session_timeout_ms: 45_000,
+            max_poll_interval_ms: 300_000,
+            heartbeat_interval_ms: 3_000,
+            auto_offset_reset: AutoOffsetReset::Earliest,
+            batching: Batching::default(),
+        }
+    }
+
     #[test]
     fn a_new_group_starts_from_the_earliest_offset_unless_told_latest() {
-        let mut settings = KafkaSettings::new("localhost:9092");
+        let mut settings = settings();
         assert_eq!(
             settings.consumer_config().get("auto.offset.reset"),
             Some("earliest")
@@ -187,6 +229,14 @@ mod tests {
             settings.consumer_config().get("auto.offset.reset"),
             Some("latest")
         );
+    }
+
+    #[test]
+    fn the_dead_letter_topic_is_the_topic_dot_dlq_unless_named() {
+        let mut settings = settings();
+        assert_eq!(settings.dead_letter_topic(), "customers.dlq");
+        settings.dlq_topic = Some("elsewhere".to_owned());
+        assert_eq!(settings.dead_letter_topic(), "elsewhere");
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+use telemetry::{EventMetrics, EventSource};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ConsumerState {
@@ -48,7 +50,9 @@ impl ConsumerState {
     }
 }
 
-/// Shared between the consumer task and whoever reports on it.
+/// Shared between the consumer task and whoever reports on it. What it records as it happens
+/// also goes to the service's metrics (`billing_events_total`, `billing_consumer_lag`) when
+/// made [`ConsumerStatus::with_metrics`].
 #[derive(Debug)]
 pub struct ConsumerStatus {
     state: AtomicU8,
@@ -59,8 +63,7 @@ pub struct ConsumerStatus {
     partitions: Mutex<Vec<i32>>,
     /// Events handled, by (type, outcome): `applied`, `duplicate`, `skipped`, `dead-lettered`.
     counts: Mutex<BTreeMap<(String, &'static str), u64>>,
-    /// Messages behind the end of each partition, as of the last batch.
-    lag: Mutex<BTreeMap<i32, i64>>,
+    metrics: EventMetrics,
 }
 
 impl Default for ConsumerStatus {
@@ -70,13 +73,19 @@ impl Default for ConsumerStatus {
 }
 
 impl ConsumerStatus {
+    /// A status whose counts only it keeps.
     pub fn new(state: ConsumerState) -> Self {
+        Self::with_metrics(state, EventMetrics::default())
+    }
+
+    /// A status that also records events and lag in `metrics`.
+    pub fn with_metrics(state: ConsumerState, metrics: EventMetrics) -> Self {
         Self {
             state: AtomicU8::new(state as u8),
             assignments: AtomicU64::new(0),
             partitions: Mutex::default(),
             counts: Mutex::default(),
-            lag: Mutex::default(),
+            metrics,
         }
     }
 
@@ -90,30 +99,36 @@ impl ConsumerStatus {
 
     pub(crate) fn assigned(&self, partitions: Vec<i32>) {
         self.assignments.fetch_add(1, Ordering::Relaxed);
-        *self.partitions.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+        let mut assigned = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        for gone in assigned.iter().filter(|p| !partitions.contains(p)) {
+            self.metrics.forget_partition(*gone);
+        }
+        *assigned = partitions;
     }
 
+    /// The lag of a revoked partition is its new owner's to report; under the lock that
+    /// [`ConsumerStatus::set_lag`] takes, so that a measurement in flight cannot bring it back.
     pub(crate) fn revoked(&self, partitions: &[i32]) {
-        self.partitions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|p| !partitions.contains(p));
-        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        let mut assigned = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        assigned.retain(|p| !partitions.contains(p));
         for p in partitions {
-            lag.remove(p);
+            self.metrics.forget_partition(*p);
         }
     }
 
     pub(crate) fn count(&self, event_type: &str, outcome: &'static str) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         *counts.entry((event_type.to_owned(), outcome)).or_default() += 1;
+        self.metrics
+            .handled(EventSource::Kafka, event_type, outcome);
     }
 
+    /// Ignored for a partition revoked since it was measured: its new owner reports it.
     pub(crate) fn set_lag(&self, partition: i32, lag: i64) {
-        self.lag
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(partition, lag);
+        let partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        if partitions.contains(&partition) {
+            self.metrics.set_lag(partition, lag);
+        }
     }
 
     /// How many partition assignments the group has given this consumer: a number that moves
@@ -137,9 +152,41 @@ impl ConsumerStatus {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
 
-    /// Lag per partition.
-    pub fn lag(&self) -> BTreeMap<i32, i64> {
-        self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone()
+#[cfg(test)]
+mod tests {
+    use telemetry::Telemetry;
+
+    use super::*;
+
+    #[test]
+    fn events_and_the_lag_of_assigned_partitions_go_to_the_metrics_as_they_happen() {
+        let telemetry = Telemetry::default();
+        let status =
+            ConsumerStatus::with_metrics(ConsumerState::Running, telemetry.events().clone());
+        status.count("Customer.Created", "applied");
+        status.assigned(vec![0, 1]);
+        status.set_lag(0, 5);
+        status.set_lag(1, 6);
+        // Measured before a revocation, recorded after it: dropped.
+        status.revoked(&[1]);
+        status.set_lag(1, 7);
+        let text = telemetry.render();
+        assert!(
+            text.contains(
+                r#"billing_events_total{source="kafka",type="Customer.Created",outcome="applied"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"billing_consumer_lag{partition="0"} 5"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"billing_consumer_lag{partition="1"}"#),
+            "{text}"
+        );
+        assert_eq!(status.counts().values().sum::<u64>(), 1);
     }
 }

@@ -1,16 +1,14 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, Position,
-    StorageError, Timestamp, UpdateBillingError, User, UserKey, timestamp_from_millis,
+    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, PageRequest,
+    Position, StorageError, Timestamp, UpdateBillingError, User, UserKey, timestamp_from_millis,
 };
-use futures_util::TryStreamExt;
-use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
-use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
+use crate::transactions::{Failed, with_transaction};
 use crate::{MongoStore, list_page, raw_id};
 
 fn filter(q: &BillingQuery) -> Document {
@@ -204,18 +202,9 @@ impl MongoStore {
         id: BillingId,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
-        let mut session = self
-            .client()
-            .start_session()
-            .await
-            .map_err(op::<CreateBillingError>)?;
-        let mut conflicts = 0u32;
-        loop {
-            session
-                .start_transaction()
-                .await
-                .map_err(op::<CreateBillingError>)?;
-            let attempt: mongodb::error::Result<Result<Billing, CreateBillingError>> = async {
+        let id = &id;
+        let created = with_transaction(self.client(), |mut session| async move {
+            let attempt = async {
                 let found = self
                     .inner
                     .users
@@ -256,66 +245,20 @@ impl MongoStore {
                 }
             }
             .await;
-            match attempt {
-                Ok(Ok(billing)) => match commit(&mut session).await {
-                    Ok(()) => return Ok(billing),
-                    Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {}
-                    Err(e) => return Err(op(e)),
-                },
-                Ok(Err(refused)) => {
-                    let _ = session.abort_transaction().await;
-                    return Err(refused);
-                }
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-                        return Err(op(e));
-                    }
-                }
-            }
-            // A conflict with a concurrent change of the user (creations for one user conflict
-            // with each other too): try again on what is there now, after a short, growing,
-            // jittered pause so that the contenders do not collide again in lockstep.
-            conflicts += 1;
-            if conflicts > MAX_CONFLICTS {
-                return Err(StorageError::Unavailable(anyhow::anyhow!(
-                    "the creation kept conflicting with other changes of user `{}`",
-                    draft.user_id
-                ))
-                .into());
-            }
-            tokio::time::sleep(conflict_pause(conflicts)).await;
-        }
-    }
-}
-
-/// How many conflicts a transaction retries before it reports the store unavailable: with the
-/// pauses below, about two minutes, past any request timeout. Conflicts are expected (creations
-/// for one user serialise), so only a store that never lets one through should hit this.
-pub(crate) const MAX_CONFLICTS: u32 = 2000;
-
-/// Up to 1 ms, 2 ms, 4 ms ... 64 ms, times a pseudo-random factor in [0.5, 1.5).
-pub(crate) fn conflict_pause(conflicts: u32) -> std::time::Duration {
-    let base = 1u64 << conflicts.min(6);
-    let jitter = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-            % 1000,
-    );
-    std::time::Duration::from_micros(base * (500 + jitter))
-}
-
-/// Commits, retrying while the outcome is unknown (the driver's advice for that label).
-pub(crate) async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
-    let mut attempts = 0;
-    loop {
-        match session.commit_transaction().await {
-            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempts < 5 => {
-                attempts += 1;
-            }
-            other => return other,
-        }
+            (session, attempt)
+        })
+        .await;
+        created.map_err(|failed| match failed {
+            Failed::Refused(refused) => refused,
+            Failed::Driver(e) => op(e),
+            // Creations for one user conflict with each other too: a store that never lets
+            // one through is as good as unavailable.
+            Failed::KeptConflicting => StorageError::Unavailable(anyhow::anyhow!(
+                "the creation kept conflicting with other changes of user `{}`",
+                draft.user_id
+            ))
+            .into(),
+        })
     }
 }
 
@@ -362,46 +305,19 @@ impl BillingRepository for MongoStore {
         after: Option<DocumentId>,
         limit: Limit,
     ) -> Result<Listing<Billing, DocumentId>, StorageError> {
-        let filter = after.map_or_else(Document::new, |a| doc! { "_id": { "$gt": oid(a) } });
-        let limit = limit.get() as usize;
-        let found: Vec<Document> = self
-            .inner
-            .billings
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-            .batch_size(u32::try_from(limit + 1).unwrap_or(u32::MAX))
-            .await
-            .map_err(storage)?
-            .try_collect()
-            .await
-            .map_err(storage)?;
-        let more = found.len() > limit;
-        let taken = &found[..found.len().min(limit)];
-        let mut items = Vec::with_capacity(taken.len());
-        let mut skipped = 0;
-        for d in taken {
-            match docs::billing(d) {
-                Ok(b) => items.push(b),
-                Err(e) => {
-                    skipped += 1;
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "skipping a document that is not a billing"
-                    );
-                }
-            }
-        }
-        Ok(Listing {
-            next: if more {
-                taken.last().and_then(raw_id)
-            } else {
-                None
+        list_page(
+            &self.inner.billings,
+            Document::new(),
+            after.map(|a| doc! { "_id": { "$gt": oid(a) } }),
+            doc! { "_id": 1 },
+            &PageRequest {
+                limit,
+                position: after.map_or(Position::First, Position::After),
             },
-            items,
-            total: None,
-            skipped,
-        })
+            docs::billing,
+            raw_id,
+        )
+        .await
     }
 
     async fn update_billing(

@@ -18,6 +18,7 @@ mod docs;
 mod errors;
 mod events;
 mod indexes;
+mod transactions;
 mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +29,7 @@ use anyhow::Context;
 use billing_domain::{Listing, PageRequest, Position, StorageError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::ErrorKind;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
@@ -69,8 +71,10 @@ impl MongoStore {
     /// `w: majority`, and finding a server gives up after `request_timeout` so that a request
     /// fails with 503 instead of hanging.
     ///
+    /// A `mongodb+srv://` URI's SRV and TXT records are resolved now.
+    ///
     /// # Errors
-    /// When the URI cannot be parsed.
+    /// When the URI cannot be parsed, or its SRV records resolved.
     pub async fn connect(uri: &str, request_timeout: Duration) -> anyhow::Result<Self> {
         Self::connect_to(uri, None, request_timeout).await
     }
@@ -79,15 +83,21 @@ impl MongoStore {
     /// each).
     ///
     /// # Errors
-    /// When the URI cannot be parsed.
+    /// When the URI cannot be parsed, or its SRV records resolved.
     pub async fn connect_to(
         uri: &str,
         database: Option<&str>,
         request_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .context("MONGODB_URI is not a valid MongoDB connection string")?;
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+            // A `mongodb+srv://` URI is resolved here, so its failures are DNS's, not the URI's.
+            let why = if matches!(*e.kind, ErrorKind::DnsResolve { .. }) {
+                "cannot resolve the SRV records of MONGODB_URI"
+            } else {
+                "MONGODB_URI is not a valid MongoDB connection string"
+            };
+            anyhow::Error::new(e).context(why)
+        })?;
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(request_timeout);
         }
@@ -304,11 +314,10 @@ fn driver_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// One page of `collection`: the documents matching `filter` (and `after`, the keyset
-/// condition of a cursor), in `sort` order; the total of `filter` on page requests. It asks for
-/// one document more than the limit to know whether there is a next page. A document that is
-/// not an item at all is left out and counted in `skipped`; the next cursor comes from the
-/// page's last document whether it could be read or not, so such documents never end a list
-/// early.
+/// condition of a cursor), in `sort` order; the total of `filter` on page requests. A document
+/// that is not an item at all is left out and counted in `skipped`; the next cursor comes from
+/// the page's last document whether it could be read or not (`position` reads it from the raw
+/// document), so such documents never end a list early.
 #[allow(clippy::too_many_arguments)]
 async fn list_page<T, C>(
     collection: &Collection<Document>,
@@ -332,43 +341,35 @@ async fn list_page<T, C>(
         Some(after) => doc! { "$and": [filter, after] },
         None => filter,
     };
-    let limit = page.limit.get() as usize;
+    let fetch = page.limit.fetch();
     let found: Vec<Document> = collection
         .find(filter)
         .sort(sort)
         .skip(page.position.offset(page.limit))
-        .limit(i64::from(page.limit.get()) + 1)
+        .limit(i64::from(fetch))
+        // The whole page in one reply.
+        .batch_size(fetch)
         .await
         .map_err(errors::storage)?
         .try_collect()
         .await
         .map_err(errors::storage)?;
-    let more = found.len() > limit;
-    let taken = &found[..found.len().min(limit)];
-    let mut items = Vec::with_capacity(taken.len());
-    let mut skipped = 0;
-    for d in taken {
-        match read(d) {
-            Ok(item) => items.push(item),
+    Ok(Listing::from_rows(
+        found,
+        page.limit,
+        total,
+        position,
+        |d| match read(&d) {
+            Ok(item) => Some(item),
             Err(e) => {
-                skipped += 1;
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "skipping a document that is not an item"
                 );
+                None
             }
-        }
-    }
-    Ok(Listing {
-        next: if more {
-            taken.last().and_then(position)
-        } else {
-            None
         },
-        items,
-        total,
-        skipped,
-    })
+    ))
 }
 
 /// A document's `_id` as ours, when it is an ObjectId.

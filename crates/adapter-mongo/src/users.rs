@@ -1,12 +1,15 @@
+use std::convert::Infallible;
+
 use billing_domain::{
     CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
     User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository,
 };
+
 use mongodb::bson::{Document, doc};
-use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
 
 use crate::docs::{self, date, oid};
 use crate::errors::{is_duplicate_key, op, storage};
+use crate::transactions::{Failed, with_transaction};
 use crate::{MongoStore, list_page, raw_id};
 
 fn tombstone(user_id: &UserId, at: Timestamp) -> (Document, Document) {
@@ -50,11 +53,8 @@ impl MongoStore {
         user: &User,
         at: Timestamp,
     ) -> mongodb::error::Result<Option<u64>> {
-        let mut session = self.inner.client.start_session().await?;
-        let mut conflicts = 0;
-        loop {
-            session.start_transaction().await?;
-            let result = async {
+        let deleted = with_transaction(&self.inner.client, |mut session| async move {
+            let attempt = async {
                 let billings = self
                     .inner
                     .billings
@@ -74,32 +74,21 @@ impl MongoStore {
                     .upsert(true)
                     .session(&mut session)
                     .await?;
-                Ok::<_, mongodb::error::Error>(
+                Ok(Ok::<_, Infallible>(
                     (users.deleted_count == 1).then_some(billings.deleted_count),
-                )
+                ))
             }
             .await;
-            match result {
-                Ok(outcome) => match crate::billings::commit(&mut session).await {
-                    Ok(()) => return Ok(outcome),
-                    Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {}
-                    Err(e) => return Err(e),
-                },
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-                        return Err(e);
-                    }
-                }
-            }
-            conflicts += 1;
-            if conflicts > crate::billings::MAX_CONFLICTS {
-                return Err(mongodb::error::Error::custom(
-                    "the deletion kept conflicting with concurrent changes",
-                ));
-            }
-            tokio::time::sleep(crate::billings::conflict_pause(conflicts)).await;
-        }
+            (session, attempt)
+        })
+        .await;
+        deleted.map_err(|failed| match failed {
+            Failed::Refused(never) => match never {},
+            Failed::Driver(e) => e,
+            Failed::KeptConflicting => mongodb::error::Error::custom(
+                "the deletion kept conflicting with concurrent changes",
+            ),
+        })
     }
 
     /// Deletes the user and their billings without a transaction, in an order whose every

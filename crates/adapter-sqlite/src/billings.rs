@@ -106,7 +106,6 @@ fn filters(q: &BillingQuery) -> Where {
 }
 
 fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing, BillingCursor>> {
-    let limit = q.page.limit.get();
     let mut w = filters(q);
     let filter = w.sql();
     let total = match q.page.position {
@@ -135,25 +134,20 @@ fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing
         n + 2
     );
     let values = w.values.into_iter().chain([
-        Value::Integer(i64::from(limit) + 1),
+        Value::Integer(i64::from(q.page.limit.fetch())),
         Value::Integer(int(q.page.position.offset(q.page.limit))),
     ]);
-    let mut items = conn
+    let rows = conn
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), rows::billing)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Ok(Listing {
-        next: if more {
-            items.last().map(BillingCursor::of)
-        } else {
-            None
-        },
-        items,
-        total: total.map(|t| u64::try_from(t).unwrap_or(0)),
-        skipped: 0,
-    })
+    Ok(Listing::from_rows(
+        rows,
+        q.page.limit,
+        total.map(|t| u64::try_from(t).unwrap_or(0)),
+        |b| Some(BillingCursor::of(b)),
+        Some,
+    ))
 }
 
 fn scan(
@@ -161,28 +155,16 @@ fn scan(
     after: Option<DocumentId>,
     limit: Limit,
 ) -> rusqlite::Result<Listing<Billing, DocumentId>> {
-    let limit = limit.get() as usize;
-    let mut items = conn
+    let rows = conn
         .prepare_cached(&format!(
             "SELECT {BILLING_COLUMNS} FROM billings WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2"
         ))?
         .query_map(
-            params![after.map(|a| a.to_string()), int(limit as u64 + 1)],
+            params![after.map(|a| a.to_string()), limit.fetch()],
             rows::billing,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    Ok(Listing {
-        next: if more {
-            items.last().map(|b| b.id)
-        } else {
-            None
-        },
-        items,
-        total: None,
-        skipped: 0,
-    })
+    Ok(Listing::from_rows(rows, limit, None, |b| Some(b.id), Some))
 }
 
 pub(crate) fn create(

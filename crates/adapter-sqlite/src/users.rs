@@ -91,7 +91,6 @@ pub(crate) fn has_billings(conn: &Connection, user_id: &UserId) -> rusqlite::Res
 }
 
 fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, UserCursor>> {
-    let limit = q.page.limit.get();
     let after = match &q.page.position {
         Position::After(c) => Some(c.0.to_string()),
         Position::First | Position::Page(_) => None,
@@ -102,9 +101,12 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
          ORDER BY id LIMIT ?3 OFFSET ?4"
     );
     let offset = int(q.page.position.offset(q.page.limit));
-    let mut items = conn
+    let rows = conn
         .prepare_cached(&sql)?
-        .query_map(params![q.is_active, after, limit + 1, offset], rows::user)?
+        .query_map(
+            params![q.is_active, after, q.page.limit.fetch(), offset],
+            rows::user,
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let total = match q.page.position {
         Position::Page(_) => Some(
@@ -113,18 +115,13 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
         ),
         Position::First | Position::After(_) => None,
     };
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Ok(Listing {
-        next: if more {
-            items.last().map(UserCursor::of)
-        } else {
-            None
-        },
-        items,
-        total: total.map(|t| u64::try_from(t).unwrap_or(0)),
-        skipped: 0,
-    })
+    Ok(Listing::from_rows(
+        rows,
+        q.page.limit,
+        total.map(|t| u64::try_from(t).unwrap_or(0)),
+        |u| Some(UserCursor::of(u)),
+        Some,
+    ))
 }
 
 impl UserRepository for SqliteStore {

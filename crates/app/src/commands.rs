@@ -1,37 +1,25 @@
 //! The one-shot commands: `migrate` and `seed`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use adapter_mongo::MongoStore;
-use adapter_sqlite::SqliteStore;
 use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
 use billing_domain::{
     Address, Amount, BillingService, CountryCode, CreateUserError, Email, Name, NewBilling,
-    NewUser, PaymentChange, Phone, PhoneNumber, Repository, ServiceId, ShortText, UserId,
-    parse_timestamp,
+    NewUser, PaymentChange, Phone, PhoneNumber, ServiceId, ShortText, UserId, parse_timestamp,
 };
 
-use crate::Settings;
+use crate::{Settings, Store};
 
 /// Creates the SQLite tables or the MongoDB indexes (and the counter), then returns.
 ///
 /// # Errors
-/// When the store cannot be reached or refuses.
+/// When the store cannot be opened, reached, or refuses.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    match &settings.mongodb_uri {
-        Some(uri) => {
-            let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
-            let store = MongoStore::connect(uri, timeout).await?;
-            store.migrate().await?;
-            tracing::info!(database = store.database_name(), "MongoDB is migrated");
-        }
-        None => {
-            SqliteStore::open(&settings.database_path)?;
-            tracing::info!(path = %settings.database_path.display(), "SQLite is migrated");
-        }
-    }
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    let (kind, location) = store.describe();
+    tracing::info!(store = kind, at = location, "migrated");
     Ok(())
 }
 
@@ -39,17 +27,11 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 /// command can run twice.
 ///
 /// # Errors
-/// When the store fails.
+/// When the store cannot be opened, or fails.
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
-    match &settings.mongodb_uri {
-        Some(uri) => {
-            let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
-            let store = MongoStore::connect(uri, timeout).await?;
-            store.migrate().await?;
-            seed_into(store).await
-        }
-        None => seed_into(SqliteStore::open(&settings.database_path)?).await,
-    }
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    seed_into(store).await
 }
 
 struct Example {
@@ -114,7 +96,7 @@ fn new_user(e: &Example) -> anyhow::Result<NewUser> {
     })
 }
 
-async fn seed_into<R: Repository>(store: R) -> anyhow::Result<()> {
+async fn seed_into(store: Store) -> anyhow::Result<()> {
     let service = BillingService::new(
         store,
         Arc::new(SystemClock),

@@ -1,15 +1,14 @@
-//! A store decorator that times every port call into the metrics registry
+//! A store decorator that times every port call into the storage metrics
 //! (`billing_storage_operation_duration_seconds{operation, outcome}`), whatever the store.
 //!
-//! Wrap a concrete store (`Instrumented<SqliteStore>`), not a type parameter: with
-//! `Instrumented<R>` for a generic `R`, rustc cannot prove the consumer task `Send` for every
-//! lifetime (rust-lang/rust#100013), though it is.
+//! Wrap a concrete store (`Instrumented<Store>`), not a type parameter: with `Instrumented<R>`
+//! for a generic `R`, rustc cannot prove the consumer task `Send` for every lifetime
+//! (rust-lang/rust#100013), though it is. The task is then spawned where the store is a type
+//! parameter again (`ConsumerTask::spawn`).
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
-use adapter_http::Registry;
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
@@ -17,47 +16,44 @@ use billing_domain::{
     Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
     UserQuery, UserRepository,
 };
+use telemetry::StorageMetrics;
 
 #[derive(Debug, Clone)]
 pub struct Instrumented<R> {
     inner: R,
-    registry: Arc<Registry>,
+    metrics: StorageMetrics,
 }
 
 impl<R> Instrumented<R> {
-    pub fn new(inner: R, registry: Arc<Registry>) -> Self {
-        Self { inner, registry }
+    pub fn new(inner: R, metrics: StorageMetrics) -> Self {
+        Self { inner, metrics }
     }
 }
 
 /// Runs `call`, recording how long it took and whether it failed.
 async fn timed<T, E>(
-    registry: &Registry,
+    metrics: &StorageMetrics,
     operation: &'static str,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
     let start = Instant::now();
     let result = call.await;
     let outcome = if result.is_ok() { "ok" } else { "error" };
-    registry.observe(
-        "billing_storage_operation_duration_seconds",
-        &[("operation", operation), ("outcome", outcome)],
-        start.elapsed().as_secs_f64(),
-    );
+    metrics.operation(operation, outcome, start.elapsed());
     result
 }
 
 impl<R: UserRepository> UserRepository for Instrumented<R> {
     async fn create_user(&self, user: User) -> Result<User, CreateUserError> {
-        timed(&self.registry, "create_user", self.inner.create_user(user)).await
+        timed(&self.metrics, "create_user", self.inner.create_user(user)).await
     }
 
     async fn find_user(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
-        timed(&self.registry, "find_user", self.inner.find_user(key)).await
+        timed(&self.metrics, "find_user", self.inner.find_user(key)).await
     }
 
     async fn list_users(&self, q: &UserQuery) -> Result<Listing<User, UserCursor>, StorageError> {
-        timed(&self.registry, "list_users", self.inner.list_users(q)).await
+        timed(&self.metrics, "list_users", self.inner.list_users(q)).await
     }
 
     async fn update_user(
@@ -67,7 +63,7 @@ impl<R: UserRepository> UserRepository for Instrumented<R> {
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "update_user",
             self.inner.update_user(key, patch, now),
         )
@@ -76,7 +72,7 @@ impl<R: UserRepository> UserRepository for Instrumented<R> {
 
     async fn delete_user(&self, key: &UserKey, at: Timestamp) -> Result<u64, DeleteUserError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "delete_user",
             self.inner.delete_user(key, at),
         )
@@ -87,7 +83,7 @@ impl<R: UserRepository> UserRepository for Instrumented<R> {
 impl<R: BillingRepository> BillingRepository for Instrumented<R> {
     async fn create_billing(&self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "create_billing",
             self.inner.create_billing(draft),
         )
@@ -95,14 +91,14 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
     }
 
     async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
-        timed(&self.registry, "find_billing", self.inner.find_billing(id)).await
+        timed(&self.metrics, "find_billing", self.inner.find_billing(id)).await
     }
 
     async fn list_billings(
         &self,
         q: &BillingQuery,
     ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
-        timed(&self.registry, "list_billings", self.inner.list_billings(q)).await
+        timed(&self.metrics, "list_billings", self.inner.list_billings(q)).await
     }
 
     async fn scan_billings(
@@ -111,7 +107,7 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
         limit: Limit,
     ) -> Result<Listing<Billing, DocumentId>, StorageError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "scan_billings",
             self.inner.scan_billings(after, limit),
         )
@@ -125,7 +121,7 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
         now: Timestamp,
     ) -> Result<Billing, UpdateBillingError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "update_billing",
             self.inner.update_billing(id, patch, now),
         )
@@ -134,7 +130,7 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
 
     async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
         timed(
-            &self.registry,
+            &self.metrics,
             "delete_billing",
             self.inner.delete_billing(id),
         )
@@ -152,7 +148,7 @@ impl<R: EventRepository> EventRepository for Instrumented<R> {
         D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
         timed(
-            &self.registry,
+            &self.metrics,
             "apply_events",
             self.inner.apply_events(events, decide),
         )

@@ -4,33 +4,27 @@
 mod commands;
 mod instrumented;
 pub mod settings;
+mod store;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use adapter_http::{ApiToken, HttpOptions, Probes, Registry};
+use adapter_http::{ApiToken, HttpOptions, Probes};
 use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
-use adapter_mongo::MongoStore;
-use adapter_sqlite::SqliteStore;
 use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
 use billing_domain::{Amount, BillingService, EventDefaults, Repository};
+use telemetry::Telemetry;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use commands::{migrate, seed};
 pub use settings::Settings;
+pub use store::Store;
 
 use crate::instrumented::Instrumented;
-
-/// Asks a store whether it can serve now, and why not (readiness).
-type StoragePing = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
-        + Send
-        + Sync,
->;
 
 /// A built, bound service: HTTP not yet serving, the consumer (if configured) already running.
 pub struct Application {
@@ -67,6 +61,26 @@ impl std::fmt::Debug for Stopper {
     }
 }
 
+impl ConsumerTask {
+    /// Generic over the store on purpose: for a concrete one, rustc looks into its futures and
+    /// cannot prove the consumer's `Send` for every lifetime (rust-lang/rust#100013), though it
+    /// is; over `R`, the ports' `Send` bounds are what it checks.
+    fn spawn<R: Repository>(
+        kafka: &KafkaSettings,
+        service: &Arc<BillingService<R>>,
+        status: &Arc<ConsumerStatus>,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(adapter_kafka::run(
+            kafka.clone(),
+            Arc::clone(service),
+            Arc::clone(status),
+            stopped,
+        ));
+        Self { stop, task }
+    }
+}
+
 impl Application {
     /// Opens the store, binds the port (0 picks a free one), prepares the HTTP server and starts
     /// the event consumer when `KAFKA_BROKERS` is set. With `MONGODB_URI` set the store is
@@ -74,104 +88,52 @@ impl Application {
     /// indexes as soon as it is.
     ///
     /// # Errors
-    /// When the store cannot be opened (SQLite) or its URI parsed (MongoDB), or the port
-    /// cannot be bound.
+    /// When the settings are invalid, the store cannot be opened (see [`Store::open`]), the
+    /// Kafka settings are refused by librdkafka, or the port cannot be bound.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let address = format!("{}:{}", settings.bind_address, settings.port);
         // Checked again here for callers that build settings by hand (tests, embedding).
         settings.validate()?;
+        let http = &settings.http;
+        let address = format!("{}:{}", http.bind_address, http.port);
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("cannot listen on {address} (BIND_ADDRESS, PORT)"))?;
         let port = listener.local_addr()?.port();
-        match &settings.mongodb_uri {
-            Some(uri) => {
-                let timeout = Duration::from_millis(settings.storage_timeout_ms.max(1));
-                let store = MongoStore::connect(uri, timeout).await?;
-                // Indexes first when MongoDB is up, so that no request runs before the unique
-                // ones exist; when it is down, the service starts anyway and keeps trying.
-                match tokio::time::timeout(timeout, store.migrate()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = format!("{e:#}"), "MongoDB not ready at startup");
-                        store.migrate_in_background();
-                    }
-                    Err(_) => {
-                        tracing::warn!("MongoDB did not answer at startup");
-                        store.migrate_in_background();
-                    }
-                }
-                tracing::info!(
-                    port,
-                    store = "mongodb",
-                    database = store.database_name(),
-                    "billing service listening"
-                );
-                // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) =
-                    instrument(store, |s| async move { s.readiness().await });
-                Self::assemble(listener, port, store, ping, registry, settings)
-            }
-            None => {
-                let store = SqliteStore::open(&settings.database_path).with_context(|| {
-                    format!(
-                        "cannot open DATABASE_PATH {}",
-                        settings.database_path.display()
-                    )
-                })?;
-                tracing::info!(
-                    port,
-                    store = "sqlite",
-                    path = %settings.database_path.display(),
-                    "billing service listening"
-                );
-                // Wrapped here, where the store's type is concrete: see `Instrumented`.
-                let (store, ping, registry) = instrument(store, |s| async move {
-                    if s.ping().await {
-                        Ok(())
-                    } else {
-                        Err("the SQLite database does not answer".to_owned())
-                    }
-                });
-                Self::assemble(listener, port, store, ping, registry, settings)
-            }
-        }
-    }
+        let store = Store::open(settings).await?;
+        store.prepare_for_serving(settings).await;
+        let (kind, location) = store.describe();
+        tracing::info!(
+            port,
+            store = kind,
+            at = location,
+            "billing service listening"
+        );
 
-    fn assemble<R: Repository>(
-        listener: TcpListener,
-        port: u16,
-        store: R,
-        ping: StoragePing,
-        registry: Arc<Registry>,
-        settings: &Settings,
-    ) -> anyhow::Result<Self> {
+        let telemetry = Telemetry::default();
         let defaults = EventDefaults {
-            due_days: settings.initial_billing_due_days,
-            amount: Amount::new(settings.initial_billing_amount)
+            due_days: settings.initial_billing.due_days,
+            amount: Amount::new(settings.initial_billing.amount)
                 .context("INITIAL_BILLING_AMOUNT")?,
         };
+        let probe = store.clone();
         let service = Arc::new(
             BillingService::new(
-                store,
+                Instrumented::new(store, telemetry.storage().clone()),
                 Arc::new(SystemClock),
                 Arc::new(ObjectIdGenerator::default()),
             )
             .with_event_defaults(defaults),
         );
-        let (consumer, consumer_status) = match kafka_settings(settings) {
+        let (consumer, consumer_status) = match &settings.kafka {
             Some(kafka) => {
                 kafka.check().context(
                     "invalid Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, ...)",
                 )?;
-                let status = Arc::new(ConsumerStatus::new(ConsumerState::Connecting));
-                let (stop, stopped) = watch::channel(false);
-                let task = tokio::spawn(adapter_kafka::run(
-                    kafka,
-                    Arc::clone(&service),
-                    Arc::clone(&status),
-                    stopped,
+                let status = Arc::new(ConsumerStatus::with_metrics(
+                    ConsumerState::Connecting,
+                    telemetry.events().clone(),
                 ));
-                (Some(ConsumerTask { stop, task }), status)
+                let task = ConsumerTask::spawn(kafka, &service, &status);
+                (Some(task), status)
             }
             None => {
                 tracing::info!("KAFKA_BROKERS is not set: the customer event consumer is off");
@@ -182,8 +144,8 @@ impl Application {
             listener,
             service,
             http_options(settings)?,
-            probes(ping, &consumer_status),
-            registry,
+            probes(&probe, &consumer_status),
+            telemetry,
         )?;
         Ok(Self {
             port,
@@ -239,49 +201,8 @@ impl Stopper {
     }
 }
 
-fn kafka_settings(s: &Settings) -> Option<KafkaSettings> {
-    let brokers = s.kafka_brokers.clone()?;
-    let mut k = KafkaSettings::new(brokers);
-    k.topic.clone_from(&s.kafka_topic);
-    k.group_id.clone_from(&s.kafka_group_id);
-    k.client_id.clone_from(&s.kafka_client_id);
-    k.dlq_topic = s
-        .kafka_dlq_topic
-        .clone()
-        .unwrap_or_else(|| format!("{}.dlq", s.kafka_topic));
-    k.max_retries = s.kafka_max_retries;
-    k.security_protocol.clone_from(&s.kafka_security_protocol);
-    k.sasl_mechanism.clone_from(&s.kafka_sasl_mechanism);
-    k.sasl_username.clone_from(&s.kafka_sasl_username);
-    k.sasl_password.clone_from(&s.kafka_sasl_password);
-    k.ssl_ca_location.clone_from(&s.kafka_ssl_ca_location);
-    k.session_timeout_ms = s.kafka_session_timeout_ms;
-    k.max_poll_interval_ms = s.kafka_max_poll_interval_ms;
-    k.heartbeat_interval_ms = s.kafka_heartbeat_interval_ms;
-    // Checked by `Settings::validate`, which runs before this.
-    k.auto_offset_reset =
-        adapter_kafka::AutoOffsetReset::parse(&s.kafka_auto_offset_reset).unwrap_or_default();
-    Some(k)
-}
-
-/// Wraps `store` to time its calls, and makes its readiness probe.
-fn instrument<S, F>(store: S, ping: fn(S) -> F) -> (Instrumented<S>, StoragePing, Arc<Registry>)
-where
-    S: Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
-{
-    let probe = store.clone();
-    let storage: StoragePing = Arc::new(move || Box::pin(ping(probe.clone())));
-    let registry = Arc::new(Registry::default());
-    (
-        Instrumented::new(store, Arc::clone(&registry)),
-        storage,
-        registry,
-    )
-}
-
 fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
-    let tokens = match &s.api_tokens {
+    let tokens = match &s.auth.api_tokens {
         Some(raw) => {
             ApiToken::parse_list(raw).map_err(|e| anyhow::anyhow!("invalid API_TOKENS: {e}"))?
         }
@@ -290,9 +211,10 @@ fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
             Vec::new()
         }
     };
+    let http = &s.http;
     Ok(HttpOptions {
         tokens,
-        cors_origins: s
+        cors_origins: http
             .cors_origins
             .as_deref()
             .unwrap_or_default()
@@ -301,40 +223,24 @@ fn http_options(s: &Settings) -> anyhow::Result<HttpOptions> {
             .filter(|o| !o.is_empty())
             .map(str::to_owned)
             .collect(),
-        request_timeout: Duration::from_secs(s.request_timeout_seconds.max(1)),
-        shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds),
-        workers: match s.http_workers {
+        request_timeout: Duration::from_secs(http.request_timeout_seconds.max(1)),
+        shutdown_grace: Duration::from_secs(http.shutdown_grace_seconds),
+        workers: match http.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         },
     })
 }
 
-fn probes(storage: StoragePing, status: &Arc<ConsumerStatus>) -> Probes {
-    let state = Arc::clone(status);
-    let counts = Arc::clone(status);
+/// Readiness asks the store itself, past the metrics' decorator.
+fn probes(store: &Store, status: &Arc<ConsumerStatus>) -> Probes {
+    let store = store.clone();
+    let status = Arc::clone(status);
     Probes {
-        storage,
-        consumer: Arc::new(move || state.state().as_str()),
-        refresh_metrics: Arc::new(move |registry| {
-            for ((event_type, outcome), n) in counts.counts() {
-                registry.set_counter(
-                    "billing_events_total",
-                    &[
-                        ("source", "kafka"),
-                        ("type", &event_type),
-                        ("outcome", outcome),
-                    ],
-                    n,
-                );
-            }
-            for (partition, lag) in counts.lag() {
-                registry.set_gauge(
-                    "billing_consumer_lag",
-                    &[("partition", &partition.to_string())],
-                    lag,
-                );
-            }
+        storage: Arc::new(move || {
+            let store = store.clone();
+            Box::pin(async move { store.readiness().await })
         }),
+        consumer: Arc::new(move || status.state().as_str()),
     }
 }

@@ -1,7 +1,7 @@
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use app::settings::LogFormat;
 use app::{Application, Settings};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -25,9 +25,9 @@ enum Command {
     Seed,
 }
 
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if format == "json" {
+    if format == LogFormat::Json {
         tracing_subscriber::fmt()
             .json()
             .with_current_span(false)
@@ -64,8 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Err(e) if e.not_found() => {}
         Err(e) => return Err(e).context("cannot read .env"),
     }
-    let settings = Settings::load(Path::new("config"))?;
-    init_logging(&settings.log_format);
+    let settings = Settings::load()?;
+    init_logging(settings.log.format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
         Command::Migrate => app::migrate(&settings).await,

@@ -51,7 +51,7 @@ async fn per_user_order_holds_so_the_last_update_wins_and_the_suspension_sticks(
 
     let mut settings = topic.settings(&unique("ordering"));
     // Small batches: a user's events span several of them.
-    settings.batch_size = 5;
+    settings.batching.size = 5;
     let consumer = Running::start(&service, settings);
     consumer.wait_handled(messages.len() as u64).await;
     let status = consumer.stop().await;

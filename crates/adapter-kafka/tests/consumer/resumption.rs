@@ -35,7 +35,7 @@ async fn a_consumer_stopped_mid_topic_and_restarted_resumes_with_nothing_lost_or
     let group = unique("resumption");
     let mut settings = topic.settings(&group);
     // Small batches, so that the stop comes between batches of the topic.
-    settings.batch_size = 10;
+    settings.batching.size = 10;
     let first = Running::start(&service, settings.clone());
     eventually("the first run to apply some events", async || {
         let s = Snapshot::of(&service).await;

@@ -1,8 +1,8 @@
 //! The state the consumer reports (readiness shows it): what it is doing, not a guess.
 
-use adapter_kafka::{ConsumerState, KafkaSettings};
+use adapter_kafka::ConsumerState;
 
-use crate::support::{PARTITIONS, Running, Topic, memory_service, unique};
+use crate::support::{PARTITIONS, Running, Topic, consumer_settings, memory_service, unique};
 
 /// The address of a port nothing listens on.
 fn dead_broker() -> String {
@@ -48,8 +48,7 @@ async fn a_consumer_says_connecting_then_joining_then_running_once_the_group_ass
 
 #[tokio::test]
 async fn a_consumer_whose_brokers_never_answer_says_connecting_then_degraded() {
-    let mut settings = KafkaSettings::new(dead_broker());
-    settings.group_id = unique("dead-broker");
+    let mut settings = consumer_settings(dead_broker(), "customers", &unique("dead-broker"));
     settings.max_retries = 2;
     let consumer = Running::start(&memory_service(), settings);
 

@@ -123,7 +123,7 @@ impl<S: Repository + Clone> Scenario<S> {
         let mut settings = topic.settings(&unique("outage-pair"));
         // Small batches: a user's changes span several, and messages are fetched ahead of
         // the batch in hand when the pause comes.
-        settings.batch_size = 4;
+        settings.batching.size = 4;
         Self {
             topic,
             store,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use app::settings::VARIABLES;
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// Variables read by something other than `Settings`: the log filter and the config layer.
-const OTHER_VARIABLES: &[&str] = &["RUST_LOG", "APP_ENV"];
+/// Variables read by something other than `Settings`: the log filter and the config layers.
+const OTHER_VARIABLES: &[&str] = &["RUST_LOG", "APP_ENV", "CONFIG_DIR"];
 
 pub fn root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -189,7 +189,12 @@ fn env_example_documents_every_variable_the_service_reads() {
 
 #[test]
 fn the_default_configuration_file_loads_on_its_own() {
-    let settings = app::Settings::load(&root().join("config")).expect("config/default.toml loads");
-    assert_eq!(settings.port, 3000);
-    assert!(settings.mongodb_uri.is_none() || std::env::var("MONGODB_URI").is_ok());
+    let config = root().join("config");
+    let settings = app::Settings::load_from(|var| match var {
+        "CONFIG_DIR" => Some(config.display().to_string()),
+        _ => std::env::var(var).ok(),
+    })
+    .expect("config/default.toml loads");
+    assert_eq!(settings.http.port, 3000);
+    assert!(settings.storage.mongodb_uri.is_none() || std::env::var("MONGODB_URI").is_ok());
 }

@@ -1,44 +1,15 @@
 //! Secrets given to the service (a password in `MONGODB_URI`, the SASL password, API tokens)
 //! never appear in its logs or in its error bodies, even at debug level.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::deploy::root;
+use crate::support::{Service, free_port, http, read, wait_until_healthy};
 
 const MONGO_PASSWORD: &str = "S3cr3t-Mongo-Pass";
 const KAFKA_PASSWORD: &str = "S3cr3t-Kafka-Pass";
 const API_TOKEN: &str = "S3cr3t-Api-Token-1";
-
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A plain HTTP/1.1 request over a socket; returns the whole answer.
-fn http(port: u16, request: &str) -> String {
-    use std::io::Write;
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.write_all(request.as_bytes());
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
-}
 
 fn get(port: u16, path: &str, token: &str) -> String {
     http(
@@ -83,20 +54,8 @@ fn secrets_never_appear_in_logs_or_error_bodies() {
             .expect("start the service"),
     );
 
+    wait_until_healthy(port, || read(&log));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !http(
-        port,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .contains("200 OK")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the service did not start: {}",
-            read(&log)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let mut bodies = String::new();
     // Storage is down: the error path, with the URI's client in play.
     bodies.push_str(&get(port, "/api/users", API_TOKEN));
@@ -134,8 +93,4 @@ fn tempfile_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("billing-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir.join(name)
-}
-
-fn read(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
 }

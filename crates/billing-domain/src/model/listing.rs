@@ -27,6 +27,12 @@ impl Limit {
     pub const fn get(self) -> u32 {
         self.0
     }
+
+    /// How many rows a store asks for: one more than a page holds, so that the extra row says
+    /// whether there is a next page without counting the list.
+    pub const fn fetch(self) -> u32 {
+        self.0 + 1
+    }
 }
 
 impl Default for Limit {
@@ -83,6 +89,38 @@ pub struct Listing<T, C> {
     /// Stored items in this page's range that could not be read (a document that is not an
     /// item at all): left out, and counted so that the reader knows.
     pub skipped: u64,
+}
+
+impl<T, C> Listing<T, C> {
+    /// The page in `rows`: what a store found from the page's start on, in list order, at most
+    /// [`Limit::fetch`] of them. The row past the limit, when there is one, only says that a next
+    /// page exists; the next cursor is then that of the page's last row, readable or not, so a
+    /// row that is not an item never ends a list early. `read` makes an item of a row; rows it
+    /// cannot read are left out and counted in `skipped`.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: Limit,
+        total: Option<u64>,
+        cursor_of: impl Fn(&R) -> Option<C>,
+        mut read: impl FnMut(R) -> Option<T>,
+    ) -> Self {
+        let limit = limit.get() as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().and_then(cursor_of)
+        } else {
+            None
+        };
+        let fetched = rows.len();
+        let items: Vec<T> = rows.into_iter().filter_map(&mut read).collect();
+        Self {
+            skipped: (fetched - items.len()) as u64,
+            items,
+            next,
+            total,
+        }
+    }
 }
 
 /// Users are listed in creation order, by `_id` (ObjectIds grow with time).
@@ -209,34 +247,26 @@ impl BillingQuery {
 
 /// Pages an already filtered list that is sorted in list order, for stores that filter in
 /// memory. `after` says whether an item lies past a cursor.
-pub fn paginate<T, C: Clone>(
+pub fn paginate<T, C>(
     sorted: Vec<T>,
     page: &PageRequest<C>,
     after: impl Fn(&C, &T) -> bool,
     cursor_of: impl Fn(&T) -> C,
 ) -> Listing<T, C> {
     let total = matches!(page.position, Position::Page(_)).then_some(sorted.len() as u64);
-    let limit = page.limit.get() as usize;
-    let mut rest: Vec<T> = match &page.position {
+    let fetch = page.limit.fetch() as usize;
+    let rows: Vec<T> = match &page.position {
         Position::First | Position::Page(_) => {
             let skip = usize::try_from(page.position.offset(page.limit)).unwrap_or(usize::MAX);
-            sorted.into_iter().skip(skip).collect()
+            sorted.into_iter().skip(skip).take(fetch).collect()
         }
-        Position::After(c) => sorted.into_iter().filter(|t| after(c, t)).collect(),
+        Position::After(c) => sorted
+            .into_iter()
+            .filter(|t| after(c, t))
+            .take(fetch)
+            .collect(),
     };
-    let more = rest.len() > limit;
-    rest.truncate(limit);
-    let next = if more {
-        rest.last().map(&cursor_of)
-    } else {
-        None
-    };
-    Listing {
-        items: rest,
-        next,
-        total,
-        skipped: 0,
-    }
+    Listing::from_rows(rows, page.limit, total, |t| Some(cursor_of(t)), Some)
 }
 
 #[cfg(test)]
@@ -281,6 +311,32 @@ mod tests {
         assert_eq!(listing.items, vec![3]);
         assert_eq!(listing.next, None);
         assert_eq!(listing.total, None);
+    }
+
+    #[test]
+    fn a_page_of_rows_counts_the_unreadable_and_takes_its_cursor_from_the_last_row_read_or_not() {
+        let limit = Limit::new(3).unwrap();
+        // Odd rows are items, even rows are not.
+        let read = |r: u32| (r % 2 == 1).then_some(r);
+        let listing = Listing::from_rows(vec![1, 2, 3, 4], limit, None, |r| Some(*r), read);
+        assert_eq!(listing.items, vec![1, 3]);
+        assert_eq!(listing.skipped, 1);
+        assert_eq!(
+            listing.next,
+            Some(3),
+            "the row past the limit only says there is more"
+        );
+        let listing = Listing::from_rows(vec![5, 7, 8, 9], limit, Some(9), |r| Some(*r), read);
+        assert_eq!(listing.items, vec![5, 7]);
+        assert_eq!(listing.skipped, 1);
+        assert_eq!(
+            listing.next,
+            Some(8),
+            "an unreadable last row still moves the cursor"
+        );
+        assert_eq!(listing.total, Some(9));
+        let listing = Listing::from_rows(vec![1, 2, 3], limit, None, |r| Some(*r), read);
+        assert_eq!(listing.next, None, "no row past the limit: the last page");
     }
 
     #[test]

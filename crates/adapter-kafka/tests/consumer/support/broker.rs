@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
+use adapter_kafka::{AutoOffsetReset, Batching, ConsumerState, ConsumerStatus, KafkaSettings};
 use billing_domain::{BillingService, Repository};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -24,6 +24,29 @@ pub const PARTITIONS: i32 = 4;
 const SESSION_TIMEOUT_MS: u32 = 6_000;
 const MAX_POLL_INTERVAL_MS: u32 = 7_000;
 const HEARTBEAT_INTERVAL_MS: u32 = 1_000;
+
+/// A consumer of `topic` at `brokers` in `group`, with the short group timeouts the test broker
+/// needs and the default batching.
+pub fn consumer_settings(brokers: String, topic: &str, group: &str) -> KafkaSettings {
+    KafkaSettings {
+        brokers,
+        topic: topic.to_owned(),
+        group_id: group.to_owned(),
+        client_id: "billing-consumer-tests".to_owned(),
+        dlq_topic: None,
+        max_retries: 5,
+        security_protocol: None,
+        sasl_mechanism: None,
+        sasl_username: None,
+        sasl_password: None,
+        ssl_ca_location: None,
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        max_poll_interval_ms: MAX_POLL_INTERVAL_MS,
+        heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
+        auto_offset_reset: AutoOffsetReset::Earliest,
+        batching: Batching::default(),
+    }
+}
 
 /// A topic and its dead-letter topic, both new, for one test.
 #[derive(Debug)]
@@ -93,14 +116,10 @@ impl Topic {
 
     /// Settings for a consumer of this topic in `group`, with the short group timeouts.
     pub fn settings(&self, group: &str) -> KafkaSettings {
-        let mut settings = KafkaSettings::new(brokers());
-        settings.topic.clone_from(&self.name);
-        settings.dlq_topic.clone_from(&self.dlq);
-        settings.group_id = group.to_owned();
-        settings.session_timeout_ms = SESSION_TIMEOUT_MS;
-        settings.max_poll_interval_ms = MAX_POLL_INTERVAL_MS;
-        settings.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS;
-        settings
+        KafkaSettings {
+            dlq_topic: Some(self.dlq.clone()),
+            ..consumer_settings(brokers(), &self.name, group)
+        }
     }
 }
 

@@ -10,7 +10,9 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use broker::{DeadLetters, PARTITIONS, Producer, Running, Topic, count, header};
+pub use broker::{
+    DeadLetters, PARTITIONS, Producer, Running, Topic, consumer_settings, count, header,
+};
 pub use flaky::FlakyStore;
 pub use messages::{Msg, Style};
 pub use stores::{
