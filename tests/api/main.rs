@@ -5,6 +5,7 @@ mod billings;
 mod concurrency;
 mod durability;
 mod errors;
+mod findings;
 mod helpers;
 mod kafka;
 mod mongo_compat;
