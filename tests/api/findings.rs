@@ -865,7 +865,7 @@ const READ_TOKEN: &str = "read-token-0123456789";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_read_in_any_case_and_a_wrong_token_is_still_a_401() {
     let app = TestApp::spawn_with(|s| {
-        s.api_tokens = Some(format!("{WRITE_TOKEN}:write,{READ_TOKEN}:read"));
+        s.auth.api_tokens = Some(format!("{WRITE_TOKEN}:write,{READ_TOKEN}:read"));
     })
     .await;
     let get = |authorization: Option<String>| {
