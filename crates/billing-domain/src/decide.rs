@@ -16,7 +16,7 @@ use chrono::TimeDelta;
 
 use crate::model::{
     Address, Amount, BillingDraft, CustomerEvent, Effect, EventType, Payment, Phone, Scalar,
-    Subject, Timestamp, User, UserEcho, UserPatch,
+    Subject, Timestamp, User, UserEcho, UserPatch, latest_timestamp,
 };
 use crate::ports::IdGenerator;
 
@@ -58,10 +58,12 @@ impl fmt::Debug for DecisionContext<'_> {
 fn initial_billing(event: &CustomerEvent, user: &User, ctx: &DecisionContext<'_>) -> BillingDraft {
     let spec = &event.initial_billing;
     let generation_date = spec.generation_date.or(event.timestamp).unwrap_or(ctx.now);
+    // Capped at the last instant a client could write back: a generation date in the last
+    // days of year 9999 must not give a due date past it.
     let due_date = spec.due_date.unwrap_or_else(|| {
         generation_date
             .checked_add_signed(TimeDelta::days(i64::from(ctx.defaults.due_days)))
-            .unwrap_or(generation_date)
+            .map_or(latest_timestamp(), |due| due.min(latest_timestamp()))
     });
     BillingDraft {
         id: ctx.ids.document_id(),

@@ -466,6 +466,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_takes_its_last_value_as_the_producers_json_parse_does() {
+        // Our API refuses such a body; an event is a fact, read as the Node consumer read it.
+        let e = event(
+            r#"{"type":"Customer.Updated","payload":{"userId":"u-1","name":"Ana","name":"Eva"}}"#,
+        );
+        assert_eq!(e.profile.name, text("Eva"));
+        let e = event(
+            r#"{"type":"Customer.Deleted","type":"Customer.Suspended","payload":{"userId":"u"}}"#,
+        );
+        assert_eq!(e.kind, EventType::Suspended);
+    }
+
+    #[test]
     fn what_the_user_service_stores_is_kept_as_sent() {
         let long = "Avenida ".repeat(500);
         let json = serde_json::json!({

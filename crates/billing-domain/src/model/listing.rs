@@ -188,7 +188,8 @@ impl BillingCursor {
         }
         let millis: i64 = millis.parse().map_err(|_| invalid())?;
         Ok(Self {
-            generation_date: timestamp_from_millis(millis).map_err(|_| invalid())?,
+            // Any stored instant, in range or not: a cursor names a row that exists.
+            generation_date: chrono::DateTime::from_timestamp_millis(millis).ok_or_else(invalid)?,
             id: DocumentId::parse(id).map_err(|_| invalid())?,
         })
     }

@@ -57,17 +57,41 @@ pub fn parse_timestamp(raw: &str) -> Result<Timestamp, InvalidValue> {
     Err(shape())
 }
 
-/// Milliseconds since the Unix epoch to a timestamp.
+/// Milliseconds since the Unix epoch to a timestamp, in the years 0000-9999 as [`parse_timestamp`]'s.
 ///
 /// # Errors
-/// When `millis` is out of chrono's range.
+/// When `millis` falls outside those years.
 pub fn timestamp_from_millis(millis: i64) -> Result<Timestamp, InvalidValue> {
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| InvalidValue::new("date out of range"))
+    DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| InvalidValue::new("must be between years 0000 and 9999 (in UTC)"))
+        .and_then(in_range)
 }
+
+/// The last instant [`in_range`] takes: 9999-12-31T23:59:59.999Z.
+pub fn latest_timestamp() -> Timestamp {
+    DateTime::from_timestamp_millis(LATEST_MILLIS).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+const LATEST_MILLIS: i64 = 253_402_300_799_999;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_are_taken_only_inside_the_years_0000_to_9999() {
+        assert_eq!(
+            timestamp_from_millis(LATEST_MILLIS).unwrap(),
+            latest_timestamp()
+        );
+        assert_eq!(
+            latest_timestamp().to_rfc3339(),
+            "9999-12-31T23:59:59.999+00:00"
+        );
+        assert!(timestamp_from_millis(LATEST_MILLIS + 1).is_err());
+        assert!(timestamp_from_millis(-62_167_219_200_000).is_ok());
+        assert!(timestamp_from_millis(-62_167_219_200_001).is_err());
+    }
 
     #[test]
     fn a_plain_date_means_midnight_utc() {
