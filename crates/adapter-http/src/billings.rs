@@ -33,7 +33,7 @@ pub(crate) fn user_billing_query(
     query.overdue = q.overdue.map(|f| f.0);
     query.due_before = q.due_before.map(|d| d.0);
     query.due_after = q.due_after.map(|d| d.0);
-    query.page = page(q.limit, q.page, q.after.map(|a| a.0))?;
+    query.page = page(q.limit, q.page, q.after.map(|a| a.0));
     Ok(query)
 }
 
@@ -62,7 +62,7 @@ pub async fn list<R: Repository>(
     query.overdue = q.overdue.map(|f| f.0);
     query.due_before = q.due_before.map(|d| d.0);
     query.due_after = q.due_after.map(|d| d.0);
-    query.page = page(q.limit, q.page, q.after.map(|a| a.0))?;
+    query.page = page(q.limit, q.page, q.after.map(|a| a.0));
     let limit = query.page.limit;
     let listing = svc.list_billings(&query).await?;
     Ok(list_response(

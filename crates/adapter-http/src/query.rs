@@ -6,37 +6,29 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use billing_domain::{Limit, Listing, PageRequest, Position};
 use serde::Serialize;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::inbound::values::{PageLimit, PageNumber};
 
 /// Stored documents in a page's range that are not items at all, left out of it.
 pub const SKIPPED: &str = "x-skipped-count";
 
-/// The page asked for: `limit` with `page` or `after`.
-///
-/// # Errors
-/// `INVALID_QUERY` when both `page` and `after` are given.
+/// The page asked for: `limit` with `page`, `after`, or both (the page-th page after the
+/// cursor).
 pub fn page<C>(
     limit: Option<PageLimit>,
     page: Option<PageNumber>,
     after: Option<C>,
-) -> Result<PageRequest<C>, ApiError> {
+) -> PageRequest<C> {
     let position = match (page, after) {
         (None, None) => Position::First,
         (Some(p), None) => Position::Page(p.0),
         (None, Some(c)) => Position::After(c),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::field(
-                ErrorCode::InvalidQuery,
-                "after",
-                "cannot be combined with page",
-            ));
-        }
+        (Some(p), Some(c)) => Position::PageAfter(c, p.0),
     };
-    Ok(PageRequest {
+    PageRequest {
         limit: limit.map_or_else(Limit::default, |l| l.0),
         position,
-    })
+    }
 }
 
 /// The filters of a list request, as given, for the links to its further pages.

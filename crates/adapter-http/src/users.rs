@@ -42,7 +42,7 @@ pub async fn list<R: Repository>(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (q, pairs) = inbound::query::<ListUsersQuery>(&req)?;
-    let page = page(q.limit, q.page, q.after.map(|a| a.0))?;
+    let page = page(q.limit, q.page, q.after.map(|a| a.0));
     let limit = page.limit;
     let query = UserQuery {
         is_active: q.is_active.map(|f| f.0),

@@ -284,10 +284,7 @@ impl BillingRepository for MongoStore {
         &self,
         q: &BillingQuery,
     ) -> Result<Listing<Billing, BillingCursor>, StorageError> {
-        let after = match &q.page.position {
-            Position::After(c) => Some(after(c)),
-            Position::First | Position::Page(_) => None,
-        };
+        let after = q.page.position.cursor().map(after);
         list_page(
             &self.inner.billings,
             filter(q),

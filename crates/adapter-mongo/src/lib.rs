@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use billing_domain::{Listing, PageRequest, Position, StorageError};
+use billing_domain::{Listing, PageRequest, StorageError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::ErrorKind;
@@ -328,14 +328,15 @@ async fn list_page<T, C>(
     read: impl Fn(&Document) -> anyhow::Result<T>,
     position: impl Fn(&Document) -> Option<C>,
 ) -> Result<Listing<T, C>, StorageError> {
-    let total = match page.position {
-        Position::Page(_) => Some(
+    let total = if page.position.counts_total() {
+        Some(
             collection
                 .count_documents(filter.clone())
                 .await
                 .map_err(errors::storage)?,
-        ),
-        Position::First | Position::After(_) => None,
+        )
+    } else {
+        None
     };
     let filter = match after {
         Some(after) => doc! { "$and": [filter, after] },

@@ -1,8 +1,8 @@
 use std::convert::Infallible;
 
 use billing_domain::{
-    CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
-    User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository,
+    CreateUserError, DeleteUserError, Listing, StorageError, Timestamp, UpdateUserError, User,
+    UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository,
 };
 
 use mongodb::bson::{Document, doc};
@@ -143,10 +143,11 @@ impl UserRepository for MongoStore {
             Some(false) => filter.insert("isActive", false),
             None => None,
         };
-        let after = match &q.page.position {
-            Position::After(c) => Some(doc! { "_id": { "$gt": oid(c.0) } }),
-            Position::First | Position::Page(_) => None,
-        };
+        let after = q
+            .page
+            .position
+            .cursor()
+            .map(|c| doc! { "_id": { "$gt": oid(c.0) } });
         list_page(
             &self.inner.users,
             filter,

@@ -1,7 +1,7 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, Position, StorageError,
-    Timestamp, UpdateBillingError, UserKey,
+    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, StorageError, Timestamp,
+    UpdateBillingError, UserKey,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -108,14 +108,15 @@ fn filters(q: &BillingQuery) -> Where {
 fn list(conn: &Connection, q: &BillingQuery) -> rusqlite::Result<Listing<Billing, BillingCursor>> {
     let mut w = filters(q);
     let filter = w.sql();
-    let total = match q.page.position {
-        Position::Page(_) => Some(
+    let total = if q.page.position.counts_total() {
+        Some(
             conn.prepare_cached(&format!("SELECT COUNT(*) FROM billings WHERE {filter}"))?
                 .query_row(params_from_iter(w.values.iter()), |r| r.get::<_, i64>(0))?,
-        ),
-        Position::First | Position::After(_) => None,
+        )
+    } else {
+        None
     };
-    if let Position::After(c) = &q.page.position {
+    if let Some(c) = q.page.position.cursor() {
         // Row values compare lexicographically, exactly the list order, and use the index.
         w.bind(
             "(generation_date, id) < (?, ?)",

@@ -1,6 +1,6 @@
 use billing_domain::{
-    CreateUserError, DeleteUserError, Listing, Position, StorageError, Timestamp, UpdateUserError,
-    User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository, timestamp_from_millis,
+    CreateUserError, DeleteUserError, Listing, StorageError, Timestamp, UpdateUserError, User,
+    UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository, timestamp_from_millis,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -91,10 +91,7 @@ pub(crate) fn has_billings(conn: &Connection, user_id: &UserId) -> rusqlite::Res
 }
 
 fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, UserCursor>> {
-    let after = match &q.page.position {
-        Position::After(c) => Some(c.0.to_string()),
-        Position::First | Position::Page(_) => None,
-    };
+    let after = q.page.position.cursor().map(|c| c.0.to_string());
     let filter = "(?1 IS NULL OR is_active = ?1)";
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE {filter} AND (?2 IS NULL OR id > ?2) \
@@ -108,12 +105,13 @@ fn list(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Listing<User, User
             rows::user,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total = match q.page.position {
-        Position::Page(_) => Some(
+    let total = if q.page.position.counts_total() {
+        Some(
             conn.prepare_cached(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))?
                 .query_row(params![q.is_active], |r| r.get::<_, i64>(0))?,
-        ),
-        Position::First | Position::After(_) => None,
+        )
+    } else {
+        None
     };
     Ok(Listing::from_rows(
         rows,

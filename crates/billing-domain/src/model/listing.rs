@@ -6,7 +6,7 @@
 
 use std::num::NonZeroU32;
 
-use super::{Billing, DocumentId, InvalidValue, Timestamp, User, UserId, timestamp_from_millis};
+use super::{Billing, DocumentId, InvalidValue, Timestamp, User, UserId};
 
 /// Items per page: 1 to 500, 50 by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +51,34 @@ pub enum Position<C> {
     Page(NonZeroU32),
     /// Right after the item this cursor was taken from.
     After(C),
+    /// The n-th page after the cursor's item (`page=1` is [`Position::After`]'s page); the
+    /// total is counted too, of the whole list as on `page` requests.
+    PageAfter(C, NonZeroU32),
 }
 
 impl<C> Position<C> {
-    /// How many items to skip before the page (0 for cursors, which skip by key).
+    /// How many items to skip before the page, past the cursor when there is one.
     pub fn offset(&self, limit: Limit) -> u64 {
         match self {
-            Self::Page(p) => u64::from(p.get() - 1) * u64::from(limit.get()),
+            Self::Page(p) | Self::PageAfter(_, p) => {
+                u64::from(p.get() - 1) * u64::from(limit.get())
+            }
             Self::First | Self::After(_) => 0,
         }
+    }
+
+    /// The cursor the page starts after.
+    pub fn cursor(&self) -> Option<&C> {
+        match self {
+            Self::After(c) | Self::PageAfter(c, _) => Some(c),
+            Self::First | Self::Page(_) => None,
+        }
+    }
+
+    /// Whether the answer counts every item that matches the filters (the page-numbered
+    /// requests).
+    pub fn counts_total(&self) -> bool {
+        matches!(self, Self::Page(_) | Self::PageAfter(..))
     }
 }
 
@@ -254,25 +273,23 @@ pub fn paginate<T, C>(
     after: impl Fn(&C, &T) -> bool,
     cursor_of: impl Fn(&T) -> C,
 ) -> Listing<T, C> {
-    let total = matches!(page.position, Position::Page(_)).then_some(sorted.len() as u64);
+    let total = page.position.counts_total().then_some(sorted.len() as u64);
     let fetch = page.limit.fetch() as usize;
-    let rows: Vec<T> = match &page.position {
-        Position::First | Position::Page(_) => {
-            let skip = usize::try_from(page.position.offset(page.limit)).unwrap_or(usize::MAX);
-            sorted.into_iter().skip(skip).take(fetch).collect()
-        }
-        Position::After(c) => sorted
-            .into_iter()
-            .filter(|t| after(c, t))
-            .take(fetch)
-            .collect(),
-    };
+    let skip = usize::try_from(page.position.offset(page.limit)).unwrap_or(usize::MAX);
+    let cursor = page.position.cursor();
+    let rows: Vec<T> = sorted
+        .into_iter()
+        .filter(|t| cursor.is_none_or(|c| after(c, t)))
+        .skip(skip)
+        .take(fetch)
+        .collect();
     Listing::from_rows(rows, page.limit, total, |t| Some(cursor_of(t)), Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::timestamp_from_millis;
 
     #[test]
     fn the_limit_is_between_one_and_five_hundred() {

@@ -485,6 +485,48 @@ pub async fn billings_are_paged_by_cursor_even_when_the_cursor_billing_was_delet
     assert_eq!(listing.next, listing.items.last().map(BillingCursor::of));
 }
 
+/// A page number with a cursor is the n-th page after the cursor's billing, filtered as any
+/// page is, and counts the total of every matching billing, as page-numbered requests do.
+pub async fn a_page_number_after_a_billing_cursor_skips_whole_pages_past_it<R: Repository>(
+    repo: R,
+) {
+    let (a, b) = (user(1), user(2));
+    create_users(&repo, [a.clone(), b.clone()]).await;
+    for n in 1..=7 {
+        create(
+            &repo,
+            draft(n, &a.user_id, &format!("2025-10-0{n}"), "2025-11-01"),
+        )
+        .await;
+    }
+    create(&repo, draft(8, &b.user_id, "2025-10-08", "2025-11-01")).await;
+    let mut q = query("2025-10-10");
+    q.user_id = Some(a.user_id.clone());
+    let cursor = BillingCursor::of(&find(&repo, &seq(6)).await.expect("billing 6 exists"));
+    let at = |n| Position::PageAfter(cursor.clone(), NonZeroU32::new(n).expect("from 1"));
+    let first = repo
+        .list_billings(&with_page(q.clone(), 2, at(1)))
+        .await
+        .expect("listed");
+    assert_eq!((ns(&first.items), first.total), (vec![5, 4], Some(7)));
+    let second = repo
+        .list_billings(&with_page(q.clone(), 2, at(2)))
+        .await
+        .expect("listed");
+    assert_eq!(ns(&second.items), [3, 2]);
+    assert_eq!(second.next, second.items.last().map(BillingCursor::of));
+    let third = repo
+        .list_billings(&with_page(q.clone(), 2, at(3)))
+        .await
+        .expect("listed");
+    assert_eq!((ns(&third.items), third.next), (vec![1], None));
+    let past = repo
+        .list_billings(&with_page(q, 2, at(4)))
+        .await
+        .expect("listed");
+    assert_eq!((past.items.len(), past.total), (0, Some(7)));
+}
+
 /// Payment changes keep `isPaid` and `paymentDate` together: paying sets a date, unpaying clears
 /// it, settling a paid billing changes nothing; `updated_at` moves only when something changed.
 pub async fn a_billing_update_keeps_is_paid_and_the_payment_date_consistent<R: Repository>(

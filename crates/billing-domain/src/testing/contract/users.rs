@@ -282,6 +282,28 @@ pub async fn a_next_user_cursor_is_given_only_when_more_users_remain<R: Reposito
     assert_eq!(past_the_end.next, None);
 }
 
+/// A page number with a cursor is the n-th page after the cursor's user, and counts the total
+/// of every matching user, as page-numbered requests do.
+pub async fn a_page_number_after_a_user_cursor_skips_whole_pages_past_it<R: Repository>(repo: R) {
+    create_users(&repo, (1..=6).map(user)).await;
+    let at = |number| PageRequest {
+        limit: limit(2),
+        position: Position::PageAfter(
+            UserCursor(user_oid(1)),
+            NonZeroU32::new(number).expect("a page number from 1"),
+        ),
+    };
+    let first = repo.list_users(&query(at(1))).await.expect("listed");
+    assert_eq!(ids(&first.items), ["user-2", "user-3"]);
+    assert_eq!(first.total, Some(6));
+    let second = repo.list_users(&query(at(2))).await.expect("listed");
+    assert_eq!(ids(&second.items), ["user-4", "user-5"]);
+    assert_eq!(second.next, Some(UserCursor(user_oid(5))));
+    let third = repo.list_users(&query(at(3))).await.expect("listed");
+    assert_eq!(ids(&third.items), ["user-6"]);
+    assert_eq!((third.next, third.total), (None, Some(6)));
+}
+
 /// An empty store lists no users and no billings, with totals of zero on page requests and no
 /// totals on cursor requests.
 pub async fn an_empty_store_lists_nothing<R: Repository>(repo: R) {
