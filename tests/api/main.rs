@@ -14,3 +14,4 @@ mod node_routes;
 mod pagination;
 mod user_service;
 mod users;
+mod wire;

@@ -18,15 +18,21 @@ mod responses;
 mod users;
 pub mod wire;
 
+use std::future::ready;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_http::HttpService;
+use actix_http::error::DispatchError;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, Server, fn_service};
 use actix_web::http::header;
 use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
+use actix_web::rt::net::TcpStream;
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, Route};
+use actix_web::{App, HttpResponse, ResponseError, Route};
 use billing_domain::{BillingService, Repository};
 use telemetry::Telemetry;
 
@@ -247,7 +253,7 @@ pub fn server<R: Repository>(
     let workers = options.workers.max(1);
     let grace = options.shutdown_grace;
     let options = Data::new(options);
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(data.clone())
             .app_data(telemetry.clone())
@@ -262,11 +268,35 @@ pub fn server<R: Repository>(
             ))
             .configure(routes::<R>)
             .default_service(web::to(not_found))
-    })
-    .workers(workers)
-    .shutdown_timeout(grace.as_secs())
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    };
+    // What `HttpServer::listen` builds, with one layer more: each connection goes through
+    // `wire::Rewriting`, so that the library's own answers carry the documented error body.
+    // HTTP/1.1 only, as before (HTTP/2 is not enabled in this build).
+    let builder = Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let local = listener.local_addr()?;
+    let server = builder
+        .workers(workers)
+        .shutdown_timeout(grace.as_secs())
+        .disable_signals()
+        .listen("billing-http", listener, move || {
+            let shutdown = shutdown.clone();
+            let http = HttpService::build()
+                // Idle keep-alive connections close at once when a graceful shutdown starts.
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(local)
+                .h1(map_config(app().into_factory(), |()| AppConfig::default()));
+            fn_service(|io: TcpStream| {
+                let peer = io.peer_addr().ok();
+                ready(Ok::<_, DispatchError>((wire::Rewriting::new(io), peer)))
+            })
+            .and_then(http)
+        })?
+        .run();
     Ok(server)
 }

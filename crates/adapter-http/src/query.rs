@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use billing_domain::{Limit, Listing, PageRequest, Position};
 use serde::Serialize;
 
-use crate::error::ApiError;
 use crate::inbound::values::{PageLimit, PageNumber};
 
 /// Stored documents in a page's range that are not items at all, left out of it.

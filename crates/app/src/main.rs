@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use adapter_http::wire::LIBRARY_LOG_TARGET;
 use anyhow::Context;
 use app::settings::LogFormat;
 use app::{Application, Settings};
@@ -26,7 +27,18 @@ enum Command {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let asked = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".into());
+    let mut filter = EnvFilter::try_new(&asked).unwrap_or_else(|_| "info".into());
+    // The HTTP library logs every request it cannot parse at ERROR, one line per request:
+    // `wire::Rewriting` reports those at WARN instead, rate-limited. Still there on request.
+    if !asked.contains(LIBRARY_LOG_TARGET)
+        && let Ok(off) = format!("{LIBRARY_LOG_TARGET}=off").parse()
+    {
+        filter = filter.add_directive(off);
+    }
     if format == LogFormat::Json {
         tracing_subscriber::fmt()
             .json()

@@ -503,7 +503,7 @@ pub async fn a_page_number_after_a_billing_cursor_skips_whole_pages_past_it<R: R
     let mut q = query("2025-10-10");
     q.user_id = Some(a.user_id.clone());
     let cursor = BillingCursor::of(&find(&repo, &seq(6)).await.expect("billing 6 exists"));
-    let at = |n| Position::PageAfter(cursor.clone(), NonZeroU32::new(n).expect("from 1"));
+    let at = |n| Position::PageAfter(cursor, NonZeroU32::new(n).expect("from 1"));
     let first = repo
         .list_billings(&with_page(q.clone(), 2, at(1)))
         .await
