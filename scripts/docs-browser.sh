@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Browser test of the API explorer: `scripts/docs-browser.sh BASE_URL` (e.g. http://127.0.0.1:3990)
-# checks with headless Chromium that /docs renders every operation of /openapi.json
-# (scripts/docs_browser.py says what exactly). Installs what it lacks first: Debian's chromium
+# Browser test of the API explorer: `scripts/docs-browser.sh [BASE_URL]` checks with headless
+# Chromium that /docs renders every operation of /openapi.json (scripts/docs_browser.py says
+# what exactly). Without BASE_URL it starts the service itself, on a fresh embedded store. Installs what it lacks first: Debian's chromium
 # and chromium-driver, and Selenium, pinned, in a venv under target/ (Debian's driver matches
 # Debian's browser, so Selenium never has to download one).
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 BASE_URL" >&2; exit 2; }
-base_url=$1
+[ $# -le 1 ] || { echo "usage: $0 [BASE_URL]" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 
 SELENIUM_VERSION=4.51.0
@@ -45,4 +44,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-exec "$venv/bin/python" scripts/docs_browser.py "$base_url"
+if [ $# -eq 1 ]; then
+  exec "$venv/bin/python" scripts/docs_browser.py "$1"
+fi
+# shellcheck source=scripts/service.sh
+source scripts/service.sh
+start_service "$PWD/target/docs-browser" RUST_LOG=warn LOG_FORMAT=json
+"$venv/bin/python" scripts/docs_browser.py "$SERVICE_URL"
+service_stayed_healthy

@@ -27,27 +27,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-cargo build --locked -q -p telecomx-billing --bin billing
-
-rm -rf "$OUT"
-mkdir -p "$OUT"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-# A fresh database, no Kafka: the fuzzer reaches the events through POST /api/events.
-env -u KAFKA_BROKERS PORT="$port" DATABASE_PATH="$OUT/fuzz.sqlite" \
-  API_TOKENS="$TOKEN:write" RUST_LOG=warn LOG_FORMAT=json target/debug/billing >"$OUT/service.log" 2>&1 &
-service=$!
-trap 'kill "$service" 2>/dev/null || true' EXIT
-
-base="http://127.0.0.1:$port"
-deadline=$((SECONDS + 120))
-until curl -sf "$base/healthz" >/dev/null; do
-  if ! kill -0 "$service" 2>/dev/null || ((SECONDS >= deadline)); then
-    echo "error: the service did not start; its log:" >&2
-    cat "$OUT/service.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+# shellcheck source=scripts/service.sh
+source scripts/service.sh
+# No Kafka: the fuzzer reaches the events through POST /api/events.
+start_service "$OUT" API_TOKENS="$TOKEN:write" RUST_LOG=warn LOG_FORMAT=json
+base=$SERVICE_URL
 
 echo "== schemathesis $SCHEMATHESIS_VERSION: seed $SEED, $EXAMPLES examples per operation"
 status=0
@@ -66,14 +50,5 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 # Whatever the fuzzer sent, the service must not have crashed or logged an error.
-if ! kill -0 "$service" 2>/dev/null; then
-  echo "error: the service died under the fuzzer; its log:" >&2
-  cat "$OUT/service.log" >&2
-  exit 1
-fi
-if grep -q '"level":"ERROR"' "$OUT/service.log"; then
-  echo "error: the service logged errors under the fuzzer:" >&2
-  grep '"level":"ERROR"' "$OUT/service.log" | head -20 >&2
-  exit 1
-fi
+service_stayed_healthy
 echo "== fuzzer: 0 failures"

@@ -30,3 +30,10 @@ cargo test --workspace --locked
 # The system tests again, on MongoDB: every endpoint must behave as on the embedded store.
 echo "== system tests on MongoDB"
 SYSTEM_TESTS_STORE=mongodb cargo test --locked -p system-tests
+
+# From outside, as clients see it: the fuzzer over the whole OpenAPI document (0 failures), and
+# the API explorer in a real browser.
+echo "== API fuzzer"
+scripts/fuzz.sh
+echo "== API explorer in a browser"
+scripts/docs-browser.sh

@@ -12,6 +12,16 @@ use crate::error::{ApiError, ErrorCode};
 static CONFIG: LazyLock<Arc<Config<'static>>> =
     LazyLock::new(|| Arc::new(Config::new(["/openapi.json"])));
 
+/// What the explorer's files are served as (their type guessed from their name), for the
+/// document: a test below keeps it true.
+pub const FILE_MEDIA_TYPES: &[&str] = &[
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "image/png",
+    "text/plain",
+];
+
 fn file(name: &str) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::new(ErrorCode::NotFound, "No such file of the API explorer");
     let found = utoipa_swagger_ui::serve(name, Arc::clone(&CONFIG)).map_err(|e| {
@@ -41,4 +51,43 @@ pub async fn index() -> Result<HttpResponse, ApiError> {
 /// One of the explorer's files (scripts, styles, its initializer).
 pub async fn asset(name: Path<String>) -> Result<HttpResponse, ApiError> {
     file(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use actix_web::http::header::CONTENT_TYPE;
+
+    use super::*;
+
+    #[test]
+    fn every_explorer_file_is_served_as_a_documented_media_type() {
+        for name in [
+            "index.html",
+            "index.css",
+            "swagger-ui.css",
+            "swagger-ui.css.map",
+            "swagger-ui-bundle.js",
+            "swagger-ui-bundle.js.map",
+            "swagger-ui-standalone-preset.js",
+            "swagger-initializer.js",
+            "oauth2-redirect.html",
+            "favicon-16x16.png",
+            "favicon-32x32.png",
+        ] {
+            let res = file(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(res.status(), StatusCode::OK, "{name}");
+            let media_type = res
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let essence = media_type.split(';').next().unwrap_or_default().trim();
+            assert!(
+                FILE_MEDIA_TYPES.contains(&essence),
+                "{name} is served as {media_type}, not in the document"
+            );
+        }
+        assert!(file("no-such-file.js").is_err());
+    }
 }

@@ -216,19 +216,19 @@ impl Spec {
         self
     }
 
-    /// Answers 200 with text of `media_type`.
+    /// Answers 200 with a body (text or bytes) of one of `media_types`.
     #[must_use]
-    pub fn text(mut self, media_type: &str) -> Self {
-        self.ok = Some((
-            200,
-            ResponseBuilder::new()
-                .description(status_text(200))
-                .content(
-                    media_type,
+    pub fn raw(mut self, media_types: &[&str]) -> Self {
+        let response = media_types.iter().fold(
+            ResponseBuilder::new().description(status_text(200)),
+            |r, media_type| {
+                r.content(
+                    *media_type,
                     json_content(ObjectBuilder::new().schema_type(Type::String)),
                 )
-                .build(),
-        ));
+            },
+        );
+        self.ok = Some((200, response.build()));
         self
     }
 
