@@ -760,6 +760,22 @@ async fn a_key_given_twice_at_any_depth_is_a_400_invalid_json_and_writes_nothing
     assert_eq!(res.body["billingId"], seq(2));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_posted_with_a_key_given_twice_is_a_400_invalid_event_and_writes_nothing() {
+    let app = app_with_a_billing().await;
+    let before = snapshot(&app).await;
+    for text in [
+        r#"{"type":"Customer.Created","type":"Customer.Deleted","payload":{"userId":"u1"}}"#,
+        r#"{"type":"Customer.Deleted","payload":{"userId":"u2","userId":"u1"}}"#,
+        r#"{"type":"Customer.Updated","payload":{"userId":"u1","address":{"city":"a","city":"b"}}}"#,
+    ] {
+        let res = send_text(&app, Method::POST, "/api/events", text).await;
+        res.assert_field_error(StatusCode::BAD_REQUEST, "INVALID_EVENT", "body");
+        assert!(res.text.contains("more than once"), "{text}: {}", res.text);
+    }
+    assert_eq!(snapshot(&app).await, before);
+}
+
 // --- 6. 405 and Allow ---------------------------------------------------------------------------
 
 /// The methods an `Allow` header lists, upper-case and sorted.
