@@ -88,6 +88,24 @@ macro_rules! named_schema {
     };
 }
 
+/// Text parsed by `$parse` (a domain parser) into the newtype `$ty`; anything but a string is
+/// the wrong kind.
+macro_rules! from_text {
+    ($ty:ident, $parse:path) => {
+        impl Deserr<Problems> for $ty {
+            fn deserialize_from_value<V: IntoValue>(
+                value: Value<V>,
+                at: ValuePointerRef,
+            ) -> Result<Self, Problems> {
+                match value {
+                    Value::String(s) => $parse(&s).map($ty).map_err(|e| Problems::at(at, e.0)),
+                    other => Err(wrong_kind(other, &[ValueKind::String], at)),
+                }
+            }
+        }
+    };
+}
+
 // --- dates -------------------------------------------------------------------------------------
 
 /// A date-time: RFC 3339 (any offset), one without an offset (UTC), or a plain date (midnight
@@ -95,19 +113,7 @@ macro_rules! named_schema {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub Timestamp);
 
-impl Deserr<Problems> for Date {
-    fn deserialize_from_value<V: IntoValue>(
-        value: Value<V>,
-        at: ValuePointerRef,
-    ) -> Result<Self, Problems> {
-        match value {
-            Value::String(s) => parse_timestamp(&s)
-                .map(Date)
-                .map_err(|e| Problems::at(at, e.0)),
-            other => Err(wrong_kind(other, &[ValueKind::String], at)),
-        }
-    }
-}
+from_text!(Date, parse_timestamp);
 
 named_schema!(
     Date,
@@ -123,19 +129,7 @@ named_schema!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUserId(pub UserId);
 
-impl Deserr<Problems> for NewUserId {
-    fn deserialize_from_value<V: IntoValue>(
-        value: Value<V>,
-        at: ValuePointerRef,
-    ) -> Result<Self, Problems> {
-        match value {
-            Value::String(s) => UserId::parse_new(&s)
-                .map(NewUserId)
-                .map_err(|e| Problems::at(at, e.0)),
-            other => Err(wrong_kind(other, &[ValueKind::String], at)),
-        }
-    }
-}
+from_text!(NewUserId, UserId::parse_new);
 
 named_schema!(
     NewUserId,
@@ -147,19 +141,7 @@ named_schema!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnyUserId(pub UserId);
 
-impl Deserr<Problems> for AnyUserId {
-    fn deserialize_from_value<V: IntoValue>(
-        value: Value<V>,
-        at: ValuePointerRef,
-    ) -> Result<Self, Problems> {
-        match value {
-            Value::String(s) => UserId::parse(&s)
-                .map(AnyUserId)
-                .map_err(|e| Problems::at(at, e.0)),
-            other => Err(wrong_kind(other, &[ValueKind::String], at)),
-        }
-    }
-}
+from_text!(AnyUserId, UserId::parse);
 
 named_schema!(
     AnyUserId,
@@ -173,19 +155,7 @@ named_schema!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnyBillingId(pub BillingId);
 
-impl Deserr<Problems> for AnyBillingId {
-    fn deserialize_from_value<V: IntoValue>(
-        value: Value<V>,
-        at: ValuePointerRef,
-    ) -> Result<Self, Problems> {
-        match value {
-            Value::String(s) => BillingId::parse(&s)
-                .map(AnyBillingId)
-                .map_err(|e| Problems::at(at, e.0)),
-            other => Err(wrong_kind(other, &[ValueKind::String], at)),
-        }
-    }
-}
+from_text!(AnyBillingId, BillingId::parse);
 
 named_schema!(
     AnyBillingId,
@@ -200,19 +170,7 @@ named_schema!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectId(pub DocumentId);
 
-impl Deserr<Problems> for ObjectId {
-    fn deserialize_from_value<V: IntoValue>(
-        value: Value<V>,
-        at: ValuePointerRef,
-    ) -> Result<Self, Problems> {
-        match value {
-            Value::String(s) => DocumentId::parse(&s)
-                .map(ObjectId)
-                .map_err(|e| Problems::at(at, e.0)),
-            other => Err(wrong_kind(other, &[ValueKind::String], at)),
-        }
-    }
-}
+from_text!(ObjectId, DocumentId::parse);
 
 named_schema!(
     ObjectId,
