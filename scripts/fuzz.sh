@@ -35,7 +35,7 @@ base=$SERVICE_URL
 
 echo "== schemathesis $SCHEMATHESIS_VERSION: seed $SEED, $EXAMPLES examples per operation"
 status=0
-"$VENV/bin/schemathesis" run "$base/openapi.json" \
+"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
