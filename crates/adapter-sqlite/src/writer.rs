@@ -118,12 +118,12 @@ impl Writer {
             outcome: None,
             reply,
         };
-        self.jobs.send(Box::new(job)).map_err(|_| {
-            StorageError::Unavailable(anyhow!("the SQLite writer has stopped"))
-        })?;
-        answer.await.map_err(|_| {
-            StorageError::Unknown(anyhow!("the SQLite writer dropped a write"))
-        })?
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| StorageError::Unavailable(anyhow!("the SQLite writer has stopped")))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Unknown(anyhow!("the SQLite writer dropped a write")))?
     }
 }
 
