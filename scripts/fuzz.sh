@@ -15,6 +15,7 @@ EXAMPLES="${FUZZ_EXAMPLES:-25}"
 SEED="${FUZZ_SEED:-20261202}"
 TOKEN="fuzz-writer-token"
 
+ROOT="$PWD"
 OUT="$PWD/target/fuzz"
 VENV="$PWD/target/test-services/fuzz-venv"
 
@@ -35,7 +36,8 @@ base=$SERVICE_URL
 
 echo "== schemathesis $SCHEMATHESIS_VERSION: seed $SEED, $EXAMPLES examples per operation"
 status=0
-"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/openapi.json" \
+# From inside $OUT: schemathesis keeps a cache (.schemathesis/) in its working folder.
+(cd "$OUT" && "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$base/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
@@ -43,7 +45,7 @@ status=0
   --seed "$SEED" \
   --no-color \
   --report junit,har --report-dir "$OUT" \
-  >"$OUT/schemathesis.txt" 2>&1 || status=$?
+  >"$OUT/schemathesis.txt" 2>&1) || status=$?
 tail -n 40 "$OUT/schemathesis.txt"
 if [ "$status" -ne 0 ]; then
   echo "error: the fuzzer found failures (exit $status); the whole report: $OUT/schemathesis.txt" >&2

@@ -124,6 +124,24 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
                 &[("billingId", "billingId")],
             )
     };
+    let node_links = |s: Spec| {
+        s.link(
+            "GetBilling",
+            "nodeGetBilling",
+            &[("billingId", "billingId")],
+        )
+        .link(
+            "UpdateBilling",
+            "nodeUpdateBilling",
+            &[("billingId", "billingId")],
+        )
+        .link(
+            "DeleteBilling",
+            "nodeDeleteBilling",
+            &[("billingId", "billingId")],
+        )
+        .link("UserBillings", "nodeUserBillings", &[("userId", "userId")])
+    };
     vec![
         op!(get "/", Spec::new("probe", "operations", "Liveness probe kept for the previous service's clients").open().ok::<Alive>(200), probe),
         op!(get "/healthz", Spec::new("healthz", "operations", "Alive").open().ok::<Health>(200), ops::healthz),
@@ -147,7 +165,7 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(post "/api/billings/{billingId}/pay", spec("payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", &[400, 404, 413, 415]).body::<PayBody>(false).ok::<BillingJson>(200), billings::pay::<R>),
         op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).body::<event_envelope::EventBody>(true).ok::<EventResult>(200), events::post::<R>),
         op!(get "/billings", spec("nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", &[]).list::<BillingJson>(), legacy::list_all::<R>),
-        op!(post "/billings", spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).node_body::<NodeCreateBillingBody>().ok::<BillingJson>(201), legacy::create::<R>),
+        op!(post "/billings", node_links(spec("nodeCreateBilling", "node", "Create a billing as the previous service did (server-set and unknown fields ignored)", &[400, 404, 409, 413, 415]).node_body::<NodeCreateBillingBody>().ok::<BillingJson>(201)), legacy::create::<R>),
         op!(get "/billings/user/{userId}", spec("nodeUserBillings", "node", "Every billing of a userId, newest first; [] when none", &[]).list::<BillingJson>(), legacy::user_billings::<R>),
         op!(get "/billings/{billingId}", spec("nodeGetBilling", "node", "A billing and its user now, in the previous service's shape", &[404]).ok::<NodeBillingWithUser>(200), legacy::get::<R>),
         op!(put "/billings/{billingId}", spec("nodeUpdateBilling", "node", "Partial update (server-set and unknown fields ignored; billingId and userId cannot change)", &[400, 404, 409, 413, 415]).node_body::<NodeUpdateBillingBody>().ok::<BillingJson>(200), legacy::update::<R>),
