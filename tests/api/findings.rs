@@ -31,21 +31,7 @@ async fn snapshot(app: &TestApp) -> (Value, Value) {
 /// Sends a request built on the app's client (for what the harness does not set: another
 /// `Content-Type`, an `Authorization`), and reads the answer as the harness does.
 async fn raw(req: RequestBuilder) -> Resp {
-    let res = req.send().await.expect("the request is answered");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("the body is readable");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    assert!(
-        !status.is_server_error(),
-        "no request of this suite is answered with a 5xx: {status} {text}"
-    );
-    Resp {
-        status,
-        headers,
-        text,
-        body,
-    }
+    Resp::read(req.send().await.expect("the request is answered")).await
 }
 
 /// Sends `text` as it is, as `application/json`: numbers and keys exactly as written.

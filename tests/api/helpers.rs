@@ -290,7 +290,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    async fn read(res: reqwest::Response) -> Self {
+    pub async fn read(res: reqwest::Response) -> Self {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("the body is readable");

@@ -519,17 +519,19 @@ named_schema!(
     ObjectBuilder::new().schema_type(Type::Boolean)
 );
 
+/// A query-string integer from 1 to `max`, the one reader of every numeric parameter.
 fn query_integer<V: IntoValue>(
     value: Value<V>,
     at: ValuePointerRef,
-    max: u64,
+    max: u32,
     message: &str,
-) -> Result<u64, Problems> {
+) -> Result<NonZeroU32, Problems> {
     match value {
         Value::String(s) => s
-            .parse::<u64>()
+            .parse::<u32>()
             .ok()
-            .filter(|n| *n >= 1 && *n <= max)
+            .filter(|n| *n <= max)
+            .and_then(NonZeroU32::new)
             .ok_or_else(|| Problems::at(at, message)),
         _ => Err(Problems::at(at, message)),
     }
@@ -544,13 +546,8 @@ impl Deserr<Problems> for PageLimit {
         value: Value<V>,
         at: ValuePointerRef,
     ) -> Result<Self, Problems> {
-        let n = query_integer(
-            value,
-            at,
-            u64::from(Limit::MAX),
-            "must be an integer from 1 to 500",
-        )?;
-        Limit::new(u32::try_from(n).unwrap_or(u32::MAX))
+        let n = query_integer(value, at, Limit::MAX, "must be an integer from 1 to 500")?;
+        Limit::new(n.get())
             .map(PageLimit)
             .map_err(|e| Problems::at(at, e.0))
     }
@@ -575,10 +572,7 @@ impl Deserr<Problems> for PageNumber {
         value: Value<V>,
         at: ValuePointerRef,
     ) -> Result<Self, Problems> {
-        let n = query_integer(value, at, u64::from(u32::MAX), "must be a positive integer")?;
-        NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))
-            .map(PageNumber)
-            .ok_or_else(|| Problems::at(at, "must be a positive integer"))
+        query_integer(value, at, u32::MAX, "must be a positive integer").map(PageNumber)
     }
 }
 
