@@ -1,3 +1,5 @@
+use std::sync::{Mutex, PoisonError};
+
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, PageRequest,
@@ -9,40 +11,35 @@ use mongodb::options::ReturnDocument;
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
 use crate::transactions::{Failed, with_transaction};
-use crate::{MongoStore, list_page, raw_id};
+use crate::{MongoStore, all_of, list_page, raw_id};
 
 fn filter(q: &BillingQuery) -> Document {
-    // Each condition is its own clause, so two on one field (dueDate) cannot collide.
-    let mut and: Vec<Document> = Vec::new();
+    let mut clauses: Vec<Document> = Vec::new();
     if let Some(u) = &q.user_id {
-        and.push(doc! { "userId": u.as_str() });
+        clauses.push(doc! { "userId": u.as_str() });
     }
     match q.is_paid {
-        Some(true) => and.push(doc! { "isPaid": true }),
+        Some(true) => clauses.push(doc! { "isPaid": true }),
         // Mongoose's default for a missing isPaid is false.
-        Some(false) => and.push(doc! { "isPaid": { "$ne": true } }),
+        Some(false) => clauses.push(doc! { "isPaid": { "$ne": true } }),
         None => {}
     }
     let now = date(q.now);
     match q.overdue {
-        Some(true) => and.push(doc! { "isPaid": { "$ne": true }, "dueDate": { "$lt": now } }),
+        Some(true) => clauses.push(doc! { "isPaid": { "$ne": true }, "dueDate": { "$lt": now } }),
         // Null matches a missing due date too: such a billing is never overdue.
-        Some(false) => and.push(doc! { "$or": [
+        Some(false) => clauses.push(doc! { "$or": [
             { "isPaid": true }, { "dueDate": { "$gte": now } }, { "dueDate": null },
         ] }),
         None => {}
     }
     if let Some(t) = q.due_before {
-        and.push(doc! { "dueDate": { "$lt": date(t) } });
+        clauses.push(doc! { "dueDate": { "$lt": date(t) } });
     }
     if let Some(t) = q.due_after {
-        and.push(doc! { "dueDate": { "$gte": date(t) } });
+        clauses.push(doc! { "dueDate": { "$gte": date(t) } });
     }
-    if and.is_empty() {
-        Document::new()
-    } else {
-        doc! { "$and": and }
-    }
+    all_of(clauses)
 }
 
 /// Where a billing document stands in list order, whether or not it can be read.
@@ -68,40 +65,71 @@ fn after(c: &BillingCursor) -> Document {
 }
 
 /// Why `user` cannot have a new billing now, if it cannot.
-fn refusal(user: Option<User>, draft: &BillingDraft) -> Option<CreateBillingError> {
+fn refusal(user: Option<&User>, draft: &BillingDraft) -> Option<CreateBillingError> {
     match user {
         None => Some(CreateBillingError::UserNotFound(draft.user_id.clone())),
-        Some(u) if !u.is_active => Some(CreateBillingError::UserInactive(u.user_id)),
+        Some(u) if !u.is_active => Some(CreateBillingError::UserInactive(u.user_id.clone())),
         Some(_) => None,
     }
 }
 
 impl MongoStore {
-    async fn next_billing_number(&self) -> Result<u64, CreateBillingError> {
+    /// Advances the counter by `step` with one atomic `$inc` (upsert) and returns the new
+    /// `seq`: the numbers `seq - step + 1 ..= seq` are the caller's.
+    async fn advance_counter(&self, step: u64) -> Result<u64, StorageError> {
+        let step = i64::try_from(step).map_err(|_| {
+            unreadable::<StorageError>(anyhow::anyhow!(
+                "a billing number block does not fit the counter"
+            ))
+        })?;
         // Two first-ever upserts can race; the loser sees a duplicate key (or, on some servers,
         // no document) and simply tries again, now finding the counter.
         for _ in 0..3 {
             let counter = self
                 .inner
                 .counters
-                .find_one_and_update(doc! { "_id": "billingId" }, doc! { "$inc": { "seq": 1 } })
+                .find_one_and_update(
+                    doc! { "_id": "billingId" },
+                    doc! { "$inc": { "seq": step } },
+                )
                 .upsert(true)
                 .return_document(ReturnDocument::After)
                 .await;
             match counter {
                 Ok(Some(counter)) => {
                     return counter.get("seq").and_then(as_u64).ok_or_else(|| {
-                        unreadable(anyhow::anyhow!("counters.billingId.seq is not a number"))
+                        unreadable::<StorageError>(anyhow::anyhow!(
+                            "counters.billingId.seq is not a number"
+                        ))
                     });
                 }
                 Ok(None) => {}
                 Err(e) if is_duplicate_key(&e) => {}
-                Err(e) => return Err(op(e)),
+                Err(e) => return Err(storage(e)),
             }
         }
-        Err(unreadable(anyhow::anyhow!(
+        Err(unreadable::<StorageError>(anyhow::anyhow!(
             "the billingId counter could not be advanced"
         )))
+    }
+
+    /// Takes `count` billing numbers, increasing: first what is left of this instance's block,
+    /// then from the counter, in one `$inc` of whole blocks (`BILLING_ID_BLOCK`; with a block
+    /// of 1, exactly `count`, so the numbers stay consecutive across instances). The numbers of
+    /// a block this instance does not use before it stops are never given: gaps, not
+    /// duplicates.
+    pub(crate) async fn reserve_numbers(&self, count: u64) -> Result<Vec<u64>, StorageError> {
+        let mut numbers = self.inner.block.take(count);
+        let missing = count - numbers.len() as u64;
+        if missing > 0 {
+            let block = u64::from(self.inner.block.size());
+            let step = missing.div_ceil(block) * block;
+            let last = self.advance_counter(step).await?;
+            let first = last + 1 - step;
+            numbers.extend(first..first + missing);
+            self.inner.block.keep(first + missing..last + 1);
+        }
+        Ok(numbers)
     }
 
     async fn find_billing_doc(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
@@ -115,64 +143,59 @@ impl MongoStore {
             .map_err(StorageError::Unknown)
     }
 
-    /// Creates a billing only while its user exists and is active.
+    /// Creates a billing only while its user exists and is active, and takes its number only
+    /// once the user has been seen so (a refusal consumes no number). The counter stays
+    /// outside any transaction: inside one, every concurrent creation would conflict on that
+    /// one document. A crash or a refusal after the number is taken leaves an unused number (a
+    /// gap), never a duplicate.
     ///
-    /// 1. Check the user (a refusal here consumes no number).
-    /// 2. Take the next number with one atomic `$inc` on `counters`, as the previous service
-    ///    did. The counter stays outside any transaction: inside one, every concurrent creation
-    ///    would conflict on that one document. A crash or a refusal after this step leaves an
-    ///    unused number (a gap), never a duplicate.
-    /// 3. Insert the billing, bound to the user's state:
-    ///    - with transactions (replica set, sharded cluster): read the user, write it
-    ///      (`lastBillingId`), and insert, in one transaction. The write makes a concurrent
-    ///      suspension or deletion conflict with the creation, so one of them is retried and
-    ///      they cannot interleave;
-    ///    - without (standalone): insert, then check the user again and remove the billing if
-    ///      they were suspended or deleted meanwhile. A deletion's final sweep removes what a
-    ///      creation inserted just before the user went. What this cannot prevent: a billing
-    ///      visible for the instant between its insert and its removal, and, after a crash in
-    ///      that instant, a billing for a user suspended in that same instant.
+    /// - With transactions (replica set, sharded cluster), four operations: in a transaction,
+    ///   one `findOneAndUpdate` of the user that reads it and marks it (`lastBilling`, the new
+    ///   billing's `_id`: never the value already there, so it is a real write), the `$inc`
+    ///   outside it, the insert, the commit. The write makes a concurrent suspension or
+    ///   deletion conflict with the creation, so one of them is retried and they cannot
+    ///   interleave.
+    /// - Without (standalone), four too: read the user, `$inc`, insert, then read the user
+    ///   again and remove the billing if they were suspended or deleted meanwhile. A
+    ///   deletion's final sweep removes what a creation inserted just before the user went.
+    ///   What this cannot prevent: a billing visible for the instant between its insert and
+    ///   its removal, and, after a crash in that instant, a billing for a user suspended in
+    ///   that same instant.
     pub(crate) async fn create(
         &self,
         draft: BillingDraft,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
         self.ensure_indexes().await?;
-        let key = UserKey::from(draft.user_id.clone());
-        if let Some(refused) = refusal(self.find_user_doc(&key).await?, &draft) {
-            return Err(refused);
-        }
-        self.create_for_checked_user(draft, source_event).await
-    }
-
-    /// Steps 2 and 3 of [`MongoStore::create`], for a caller that has just seen the user active
-    /// (step 3 checks again, bound to the insert).
-    pub(crate) async fn create_for_checked_user(
-        &self,
-        draft: BillingDraft,
-        source_event: Option<&MessageId>,
-    ) -> Result<Billing, CreateBillingError> {
-        let id = BillingId::from_sequence(self.next_billing_number().await?);
         if self.transactions() {
-            self.insert_in_transaction(&draft, id, source_event).await
+            self.create_in_transaction(&draft, source_event).await
         } else {
-            self.insert_then_recheck(&draft, id, source_event).await
+            self.create_then_recheck(&draft, source_event).await
         }
     }
 
-    async fn insert_then_recheck(
+    async fn next_id(&self) -> Result<BillingId, StorageError> {
+        let numbers = self.reserve_numbers(1).await?;
+        numbers
+            .first()
+            .map(|n| BillingId::from_sequence(*n))
+            .ok_or_else(|| {
+                unreadable::<StorageError>(anyhow::anyhow!("no billing number was reserved"))
+            })
+    }
+
+    async fn create_then_recheck(
         &self,
         draft: &BillingDraft,
-        id: BillingId,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
         let key = UserKey::from(draft.user_id.clone());
-        let phone = self
-            .find_user_doc(&key)
-            .await?
-            .map(|u| u.phone)
-            .unwrap_or_default();
-        let billing = draft.clone().into_billing(id, phone);
+        let user = self.find_user_doc(&key).await?;
+        if let Some(refused) = refusal(user.as_ref(), draft) {
+            return Err(refused);
+        }
+        let phone = user.map(|u| u.phone).unwrap_or_default();
+        let billing = draft.clone().into_billing(self.next_id().await?, phone);
         match self
             .inner
             .billings
@@ -185,7 +208,7 @@ impl MongoStore {
             }
             Err(e) => return Err(op(e)),
         }
-        if let Some(refused) = refusal(self.find_user_doc(&key).await?, draft) {
+        if let Some(refused) = refusal(self.find_user_doc(&key).await?.as_ref(), draft) {
             self.inner
                 .billings
                 .delete_one(doc! { "_id": oid(billing.id) })
@@ -196,40 +219,53 @@ impl MongoStore {
         Ok(billing)
     }
 
-    async fn insert_in_transaction(
+    async fn create_in_transaction(
         &self,
         draft: &BillingDraft,
-        id: BillingId,
         source_event: Option<&MessageId>,
     ) -> Result<Billing, CreateBillingError> {
-        let id = &id;
+        // Taken once, on the first attempt that finds the user active, and kept across the
+        // attempts a conflict makes: a retry must not take another number.
+        let number: Mutex<Option<BillingId>> = Mutex::new(None);
+        let number = &number;
         let created = with_transaction(self.client(), |mut session| async move {
             let attempt = async {
                 let found = self
                     .inner
                     .users
-                    .find_one(doc! { "userId": draft.user_id.as_str() })
+                    .find_one_and_update(
+                        doc! { "userId": draft.user_id.as_str() },
+                        doc! { "$set": { "lastBilling": oid(draft.id) } },
+                    )
                     .session(&mut session)
                     .await?;
                 let user = match found.map(|d| docs::user(&d)).transpose() {
                     Ok(user) => user,
                     Err(e) => return Ok(Err(StorageError::Unknown(e).into())),
                 };
-                if let Some(refused) = refusal(user.clone(), draft) {
-                    return Ok(Err(refused));
-                }
-                let Some(user) = user else {
-                    return Ok(Err(CreateBillingError::UserNotFound(draft.user_id.clone())));
+                let user = match (refusal(user.as_ref(), draft), user) {
+                    (None, Some(user)) => user,
+                    (Some(refused), _) => return Ok(Err(refused)),
+                    (None, None) => {
+                        return Ok(Err(CreateBillingError::UserNotFound(draft.user_id.clone())));
+                    }
                 };
-                self.inner
-                    .users
-                    .update_one(
-                        doc! { "_id": oid(user.id) },
-                        doc! { "$set": { "lastBillingId": id.as_str() } },
-                    )
-                    .session(&mut session)
-                    .await?;
-                let billing = draft.clone().into_billing(id.clone(), user.phone);
+                let taken = number
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let id = match taken {
+                    Some(id) => id,
+                    None => match self.next_id().await {
+                        Ok(id) => {
+                            *number.lock().unwrap_or_else(PoisonError::into_inner) =
+                                Some(id.clone());
+                            id
+                        }
+                        Err(e) => return Ok(Err(e.into())),
+                    },
+                };
+                let billing = draft.clone().into_billing(id, user.phone);
                 match self
                     .inner
                     .billings
@@ -262,7 +298,7 @@ impl MongoStore {
     }
 }
 
-fn billing_document(billing: &Billing, source_event: Option<&MessageId>) -> Document {
+pub(crate) fn billing_document(billing: &Billing, source_event: Option<&MessageId>) -> Document {
     let mut document = docs::new_billing_doc(billing);
     if let Some(event) = source_event {
         // The event that created it: a unique index makes an event's billing unique.

@@ -372,7 +372,7 @@ pub(crate) async fn write_changes(
 }
 
 /// `Cannot create field 'city' in element {address: null}`.
-const PATH_NOT_VIABLE: i32 = 28;
+pub(crate) const PATH_NOT_VIABLE: i32 = 28;
 
 /// `update` with every dotted path replaced by its parent, written whole from `new`.
 fn whole_parents(update: &Document, new: &[(&'static str, Option<Bson>)]) -> Document {

@@ -23,10 +23,10 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 
-use crate::MongoStore;
 use crate::docs::MAX_ATTEMPTS;
 use crate::docs::{self, date};
 use crate::errors::{is_duplicate_key, storage};
+use crate::{MongoStore, bulk};
 
 fn unknown(e: anyhow::Error) -> StorageError {
     StorageError::Unknown(e)
@@ -34,15 +34,15 @@ fn unknown(e: anyhow::Error) -> StorageError {
 
 /// What a batch needs to know before it starts, read in one query each; kept up to date as
 /// the batch's events take effect.
-struct BatchState {
+pub(crate) struct BatchState {
     /// Ids already in the inbox.
-    seen: HashSet<String>,
+    pub(crate) seen: HashSet<String>,
     /// The users the batch names, as stored; absent = no such user.
-    users: HashMap<String, User>,
+    pub(crate) users: HashMap<String, User>,
     /// When the batch's deleted `userId`s were deleted.
-    tombstones: HashMap<String, Timestamp>,
+    pub(crate) tombstones: HashMap<String, Timestamp>,
     /// The `userId`s of `Created` events that have a billing.
-    billed: HashSet<String>,
+    pub(crate) billed: HashSet<String>,
 }
 
 impl BatchState {
@@ -61,7 +61,7 @@ impl BatchState {
 }
 
 /// Whether an `insert_many` failed only on keys that exist (entries already in the inbox).
-fn only_duplicates(e: &mongodb::error::Error) -> bool {
+pub(crate) fn only_duplicates(e: &mongodb::error::Error) -> bool {
     match e.kind.as_ref() {
         ErrorKind::InsertMany(m) => {
             m.write_concern_error.is_none()
@@ -74,7 +74,7 @@ fn only_duplicates(e: &mongodb::error::Error) -> bool {
     }
 }
 
-async fn all(cursor: mongodb::Cursor<Document>) -> Result<Vec<Document>, StorageError> {
+pub(crate) async fn all(cursor: mongodb::Cursor<Document>) -> Result<Vec<Document>, StorageError> {
     cursor.try_collect().await.map_err(storage)
 }
 
@@ -209,7 +209,7 @@ impl MongoStore {
             let Some(draft) = billing else {
                 return Ok((EventOutcome::Applied, Done::Kept(after)));
             };
-            return match self.create_for_checked_user(draft, Some(&event.id)).await {
+            return match self.create(draft, Some(&event.id)).await {
                 Ok(_) => Ok((EventOutcome::Applied, Done::Billed(after))),
                 Err(CreateBillingError::Storage(e)) => Err(e),
                 // Its billing exists: created by an earlier delivery of this very event.
@@ -242,6 +242,16 @@ impl MongoStore {
     }
 }
 
+/// The inbox entry that says `event` was applied.
+pub(crate) fn inbox_entry(event: &CustomerEvent) -> Document {
+    doc! {
+        "_id": event.id.as_str(),
+        "type": event.kind.as_str(),
+        "userId": event.user_id.as_str(),
+        "processedAt": Bson::DateTime(date(chrono::Utc::now())),
+    }
+}
+
 /// What an event did to its user, for the rest of the batch.
 enum Done {
     /// The user as it is now (`None`: there is none).
@@ -261,22 +271,42 @@ impl EventRepository for MongoStore {
     where
         D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static,
     {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
         self.ensure_indexes().await?;
-        let mut state = self.batch_state(&events).await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for bulk in events.chunks(self.inner.event_bulk.max(1)) {
+            let mut state = self.batch_state(bulk).await?;
+            if let Some(plan) = bulk::plan(bulk, &decide, &state) {
+                if let Some(done) = self.write_plan(plan).await? {
+                    outcomes.extend(done);
+                    continue;
+                }
+                // What the bulk wrote before it gave way is read again, not written twice.
+                state = self.batch_state(bulk).await?;
+            }
+            outcomes.extend(self.apply_one_by_one(bulk, &decide, state).await?);
+        }
+        Ok(outcomes)
+    }
+}
+
+impl MongoStore {
+    async fn apply_one_by_one(
+        &self,
+        events: &[CustomerEvent],
+        decide: &(impl Fn(&CustomerEvent, &Subject) -> Effect + Sync),
+        mut state: BatchState,
+    ) -> Result<Vec<EventOutcome>, StorageError> {
         let mut outcomes = Vec::with_capacity(events.len());
         let mut done: HashSet<&str> = HashSet::new();
         let mut entries: Vec<Document> = Vec::new();
-        for event in &events {
+        for event in events {
             let id = event.id.as_str();
             if state.seen.contains(id) || done.contains(id) {
                 outcomes.push(EventOutcome::Duplicate);
                 continue;
             }
             let uid = event.user_id.as_str().to_owned();
-            let (outcome, effect) = self.apply_event(event, &decide, &state).await?;
+            let (outcome, effect) = self.apply_event(event, decide, &state).await?;
             match effect {
                 Done::Kept(Some(user)) => {
                     state.users.insert(uid, user);
@@ -299,12 +329,7 @@ impl EventRepository for MongoStore {
             }
             if !matches!(outcome, EventOutcome::Rejected { .. }) {
                 done.insert(id);
-                entries.push(doc! {
-                    "_id": id,
-                    "type": event.kind.as_str(),
-                    "userId": event.user_id.as_str(),
-                    "processedAt": Bson::DateTime(date(chrono::Utc::now())),
-                });
+                entries.push(inbox_entry(event));
             }
             outcomes.push(outcome);
         }

@@ -14,6 +14,8 @@
 //!   concurrency), so fields we do not know survive and concurrent updates are not lost.
 
 mod billings;
+mod blocks;
+mod bulk;
 mod docs;
 mod errors;
 mod events;
@@ -21,7 +23,7 @@ mod indexes;
 mod transactions;
 mod users;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ use billing_domain::{Listing, PageRequest, StorageError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::ErrorKind;
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
@@ -37,6 +41,16 @@ pub use errors::is_unavailable;
 
 /// The database used when the URI names none.
 pub const DEFAULT_DATABASE: &str = "telecomx-billing";
+
+/// How many commands a store made by [`MongoStore::connect_counting`] has sent.
+#[derive(Debug, Clone, Default)]
+pub struct CommandCount(Arc<AtomicU64>);
+
+impl CommandCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// The MongoDB implementation of the billing ports. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -58,6 +72,10 @@ struct Inner {
     /// Learnt from the server's `hello`; false until then.
     transactions: AtomicBool,
     indexes_ready: AtomicBool,
+    /// The billing numbers reserved and not given yet.
+    block: blocks::NumberBlock,
+    /// At most this many events are written in one bulk (see `bulk.rs`).
+    event_bulk: usize,
     /// Why the store could not be prepared last time it was tried, for readiness.
     not_ready: Mutex<Option<String>>,
 }
@@ -89,6 +107,39 @@ impl MongoStore {
         database: Option<&str>,
         request_timeout: Duration,
     ) -> anyhow::Result<Self> {
+        Self::connect_with(uri, database, request_timeout, |_| {}).await
+    }
+
+    /// Like [`MongoStore::connect_to`], counting the commands the store sends (every
+    /// operation is one: a find, an insert, a commit); tests and benchmarks count the
+    /// round trips of a use case with it. The driver's own monitoring is not counted.
+    ///
+    /// # Errors
+    /// When the URI cannot be parsed, or its SRV records resolved.
+    pub async fn connect_counting(
+        uri: &str,
+        database: Option<&str>,
+        request_timeout: Duration,
+    ) -> anyhow::Result<(Self, CommandCount)> {
+        let count = CommandCount::default();
+        let counter = Arc::clone(&count.0);
+        let store = Self::connect_with(uri, database, request_timeout, move |options| {
+            options.command_event_handler = Some(EventHandler::callback(move |event| {
+                if matches!(event, CommandEvent::Started(_)) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        })
+        .await?;
+        Ok((store, count))
+    }
+
+    async fn connect_with(
+        uri: &str,
+        database: Option<&str>,
+        request_timeout: Duration,
+        adjust: impl FnOnce(&mut ClientOptions),
+    ) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             // A `mongodb+srv://` URI is resolved here, so its failures are DNS's, not the URI's.
             let why = if matches!(*e.kind, ErrorKind::DnsResolve { .. }) {
@@ -117,6 +168,7 @@ impl MongoStore {
         if options.app_name.is_none() {
             options.app_name = Some("telecomx-billing".to_owned());
         }
+        adjust(&mut options);
         let db_name = database
             .map(str::to_owned)
             .or_else(|| options.default_database.clone())
@@ -146,9 +198,37 @@ impl MongoStore {
                 client,
                 transactions: AtomicBool::new(false),
                 indexes_ready: AtomicBool::new(false),
+                block: blocks::NumberBlock::new(1),
+                event_bulk: usize::MAX,
                 not_ready: Mutex::new(Some("not prepared yet".to_owned())),
             }),
         }
+    }
+
+    /// Reserves billing numbers `size` at a time (`BILLING_ID_BLOCK`; see `blocks.rs`). Set
+    /// once, before the store is shared.
+    ///
+    /// # Panics
+    /// When the store has been cloned already.
+    #[must_use]
+    pub fn with_billing_id_block(mut self, size: u32) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the number block is set before the store is shared")
+            .block = blocks::NumberBlock::new(size);
+        self
+    }
+
+    /// Writes a batch of events in bulks of at most `size` events (at least 1; the whole
+    /// batch by default). Tests run the event contract with bulks of one.
+    ///
+    /// # Panics
+    /// When the store has been cloned already.
+    #[must_use]
+    pub fn with_event_bulk(mut self, size: usize) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the bulk size is set before the store is shared")
+            .event_bulk = size.max(1);
+        self
     }
 
     pub fn database_name(&self) -> &str {
@@ -194,7 +274,9 @@ impl MongoStore {
             &self.inner.billings,
             vec![
                 index(doc! { "billingId": 1 }, Some(unique())),
-                index(doc! { "userId": 1, "generationDate": -1 }, None),
+                // Each list's sort, with its `_id` tie-break, so a page is read off the index
+                // in order: a user's billings, and all billings.
+                index(doc! { "userId": 1, "generationDate": -1, "_id": -1 }, None),
                 index(doc! { "dueDate": 1 }, None),
                 index(doc! { "generationDate": -1, "_id": -1 }, None),
                 index(
@@ -339,7 +421,7 @@ async fn list_page<T, C>(
         None
     };
     let filter = match after {
-        Some(after) => doc! { "$and": [filter, after] },
+        Some(after) => all_of([filter, after]),
         None => filter,
     };
     let fetch = page.limit.fetch();
@@ -373,10 +455,94 @@ async fn list_page<T, C>(
     ))
 }
 
+/// The conjunction of `clauses` as one flat filter document: `{a: 1, b: {$lt: 2}}`, not
+/// `{$and: [{a: 1}, {b: {$lt: 2}}]}`. Some servers' planners match no index to a top-level
+/// `$and` (mongod flattens it first), so `$and` is kept for what cannot be merged: a second
+/// condition on a field whose operators overlap the first's (two `$lt`), an equality beside
+/// an operator, or a second `$or`.
+pub(crate) fn all_of(clauses: impl IntoIterator<Item = Document>) -> Document {
+    let mut flat = Document::new();
+    let mut rest: Vec<Bson> = Vec::new();
+    for clause in clauses {
+        for (key, condition) in clause {
+            match (flat.get_mut(&key), &condition) {
+                (None, _) => {
+                    flat.insert(key, condition);
+                }
+                (Some(Bson::Document(have)), Bson::Document(more))
+                    if is_operators(have)
+                        && is_operators(more)
+                        && more.keys().all(|k| !have.contains_key(k)) =>
+                {
+                    have.extend(more.clone());
+                }
+                (Some(_), _) => rest.push(Bson::Document(doc! { key: condition })),
+            }
+        }
+    }
+    if !rest.is_empty() {
+        flat.insert("$and", rest);
+    }
+    flat
+}
+
+/// Whether `d` is a field's operator document (`{$lt: 2, $gte: 1}`), not a value to equal.
+fn is_operators(d: &Document) -> bool {
+    !d.is_empty() && d.keys().all(|k| k.starts_with('$'))
+}
+
 /// A document's `_id` as ours, when it is an ObjectId.
 fn raw_id(d: &Document) -> Option<billing_domain::DocumentId> {
     match d.get("_id") {
         Some(Bson::ObjectId(o)) => Some(billing_domain::DocumentId::from_bytes(o.bytes())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_on_different_fields_make_one_flat_filter() {
+        let filter = all_of([
+            doc! { "userId": "u1" },
+            doc! { "isPaid": { "$ne": true }, "dueDate": { "$lt": 5 } },
+            doc! { "dueDate": { "$gte": 1 } },
+        ]);
+        assert_eq!(
+            filter,
+            doc! { "userId": "u1", "isPaid": { "$ne": true }, "dueDate": { "$lt": 5, "$gte": 1 } }
+        );
+    }
+
+    #[test]
+    fn conditions_that_cannot_merge_go_to_and_beside_the_flat_ones() {
+        let filter = all_of([
+            doc! { "dueDate": { "$lt": 5 } },
+            doc! { "dueDate": { "$lt": 3 } },
+            doc! { "$or": [{ "a": 1 }] },
+            doc! { "$or": [{ "b": 1 }] },
+            doc! { "isPaid": true },
+            doc! { "isPaid": { "$ne": true } },
+        ]);
+        assert_eq!(
+            filter,
+            doc! {
+                "dueDate": { "$lt": 5 },
+                "$or": [{ "a": 1 }],
+                "isPaid": true,
+                "$and": [
+                    { "dueDate": { "$lt": 3 } },
+                    { "$or": [{ "b": 1 }] },
+                    { "isPaid": { "$ne": true } },
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn no_conditions_are_the_empty_filter() {
+        assert_eq!(all_of(Vec::new()), Document::new());
     }
 }

@@ -17,7 +17,7 @@ const DEFAULTS: &str = include_str!("../../../config/default.toml");
 const DEFAULT_CONFIG_DIR: &str = "config";
 
 /// Each setting's environment variable, and the key it sets in the configuration files.
-const ENVIRONMENT: [(&str, &str); 28] = [
+const ENVIRONMENT: [(&str, &str); 29] = [
     ("PORT", "http.port"),
     ("BIND_ADDRESS", "http.bind_address"),
     ("HTTP_WORKERS", "http.workers"),
@@ -28,6 +28,7 @@ const ENVIRONMENT: [(&str, &str); 28] = [
     ("DATABASE_PATH", "storage.database_path"),
     ("MONGODB_URI", "storage.mongodb_uri"),
     ("STORAGE_TIMEOUT_MS", "storage.timeout_ms"),
+    ("BILLING_ID_BLOCK", "storage.billing_id_block"),
     ("KAFKA_BROKERS", "kafka.brokers"),
     ("KAFKA_TOPIC", "kafka.topic"),
     ("KAFKA_GROUP_ID", "kafka.group_id"),
@@ -111,6 +112,9 @@ pub struct StorageSettings {
     /// `STORAGE_TIMEOUT_MS`: how long a request waits for an unreachable store before it fails
     /// with 503 (MongoDB's server selection and connect timeouts, unless the URI sets them).
     pub timeout_ms: u64,
+    /// `BILLING_ID_BLOCK`: billing numbers a MongoDB instance reserves at a time (1: one per
+    /// creation, consecutive across instances).
+    pub billing_id_block: u32,
 }
 
 /// The billing a `Customer.Created` event creates when the event does not say.
@@ -178,6 +182,7 @@ impl std::fmt::Debug for StorageSettings {
             .field("database_path", &self.database_path)
             .field("mongodb_uri", &self.mongodb_uri.as_deref().map(redact_uri))
             .field("timeout_ms", &self.timeout_ms)
+            .field("billing_id_block", &self.billing_id_block)
             .finish()
     }
 }
@@ -294,6 +299,11 @@ impl Settings {
                 "must be above 0",
             ),
             (
+                "BILLING_ID_BLOCK",
+                (1..=MAX_BILLING_ID_BLOCK).contains(&self.storage.billing_id_block),
+                "must be from 1 to 1000000",
+            ),
+            (
                 "INITIAL_BILLING_AMOUNT",
                 billing_domain::Amount::new(self.initial_billing.amount).is_ok(),
                 "must be at most 1000000000000000",
@@ -326,6 +336,9 @@ impl Settings {
 }
 
 type Check = (&'static str, bool, &'static str);
+
+/// A block past this would leave gaps no operator wants explained.
+const MAX_BILLING_ID_BLOCK: u32 = 1_000_000;
 
 fn kafka_checks(kafka: &KafkaSettings) -> [Check; 3] {
     [

@@ -36,7 +36,9 @@ impl Store {
         let storage = &settings.storage;
         match &storage.mongodb_uri {
             Some(uri) => Ok(Self::Mongo(
-                MongoStore::connect(uri, Self::timeout(settings)).await?,
+                MongoStore::connect(uri, Self::timeout(settings))
+                    .await?
+                    .with_billing_id_block(storage.billing_id_block),
             )),
             None => SqliteStore::open(&storage.database_path)
                 .map(Self::Sqlite)

@@ -50,12 +50,16 @@ impl IdGenerator for SeqIds {
 
 /// Feeds batches to a store as the service does; the ids keep growing across batches.
 #[derive(Debug, Default)]
-struct Feed {
+pub(crate) struct Feed {
     ids: Arc<SeqIds>,
 }
 
 impl Feed {
-    async fn apply<R: Repository>(&self, repo: &R, events: Vec<CustomerEvent>) -> Vec<String> {
+    pub(crate) async fn apply<R: Repository>(
+        &self,
+        repo: &R,
+        events: Vec<CustomerEvent>,
+    ) -> Vec<String> {
         self.apply_at(repo, NOW, events).await
     }
 
@@ -122,7 +126,7 @@ fn profile(n: u32) -> UserPatch {
 }
 
 /// `Customer.Created` for test user `n` (`userId` `user-n`) with all their fields.
-fn created(id: &str, n: u32) -> CustomerEvent {
+pub(crate) fn created(id: &str, n: u32) -> CustomerEvent {
     CustomerEvent {
         profile: profile(n),
         ..event(id, EventType::Created, &format!("user-{n}"))
@@ -954,4 +958,54 @@ pub async fn event_values_are_kept_as_sent_and_null_clears_them<R: Repository>(r
             ..u
         }
     );
+}
+
+/// A poll batch of 500 `Customer.Created` events for new customers (what the user service
+/// mostly sends) makes 500 users, each with one initial billing numbered in event order;
+/// replayed, it changes nothing.
+pub async fn five_hundred_created_events_in_one_batch_bill_each_new_user_once_in_order<
+    R: Repository,
+>(
+    repo: R,
+) {
+    let feed = Feed::default();
+    let batch: Vec<CustomerEvent> = (1..=500).map(|n| created(&format!("evt-{n}"), n)).collect();
+    assert_eq!(feed.apply(&repo, batch.clone()).await, vec!["applied"; 500]);
+    let limit = crate::model::Limit::new(500).expect("a valid limit");
+    let mut query = UserQuery::default();
+    query.page.limit = limit;
+    let users = repo.list_users(&query).await.expect("list_users works");
+    assert_eq!(users.items.len(), 500);
+    let billings = repo
+        .scan_billings(None, limit)
+        .await
+        .expect("scan_billings works");
+    let numbered: Vec<(String, BillingId)> = billings
+        .items
+        .iter()
+        .map(|b| (b.user_id.as_str().to_owned(), b.billing_id.clone()))
+        .collect();
+    let expected: Vec<(String, BillingId)> =
+        (1..=500).map(|n| (format!("user-{n}"), seq(n))).collect();
+    assert_eq!(numbered, expected);
+    for b in &billings.items {
+        let n: u32 = b.user_id.as_str()["user-".len()..]
+            .parse()
+            .expect("a test user");
+        assert_eq!(
+            b.phone,
+            user(n).phone,
+            "the billing copies its user's phone"
+        );
+    }
+
+    assert_eq!(
+        feed.apply_at(&repo, LATER, batch).await,
+        vec!["duplicate"; 500]
+    );
+    let again = repo
+        .scan_billings(None, limit)
+        .await
+        .expect("scan_billings works");
+    assert_eq!(again.items, billings.items);
 }

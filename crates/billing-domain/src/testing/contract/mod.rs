@@ -19,6 +19,7 @@ use std::task::Poll;
 
 pub use billings::*;
 pub use events::*;
+pub(crate) use events::{Feed, created};
 pub use users::*;
 
 use crate::model::{
@@ -31,7 +32,8 @@ use crate::model::{
 /// `$make` is called once per test and must return a future of a fresh, empty store: an async
 /// closure (`async || MemoryStore::default()`) or the path of an `async fn`. With
 /// `guarded: $make`, the future yields `(store, guard)` instead, and the guard (a temporary
-/// directory, a database to drop) lives until the test ends. The calling crate needs `tokio`
+/// directory, a database to drop) lives until the test ends. With `events: $make`, only the
+/// [`EventRepository`](crate::EventRepository) contract runs. The calling crate needs `tokio`
 /// with the `macros` and `rt-multi-thread` features.
 #[macro_export]
 macro_rules! repository_contract_tests {
@@ -89,7 +91,14 @@ macro_rules! repository_contract_tests {
             recorded_billing_values_read_back_exactly_as_stored,
             an_update_of_a_recorded_billing_changes_only_what_it_names,
             every_billing_is_scanned_in_insertion_order_a_page_at_a_time,
-            // Events.
+        );
+        $crate::repository_contract_tests!(@events $make);
+    };
+    (events: $make:expr $(,)?) => {
+        $crate::repository_contract_tests!(@events async || (($make)().await, ()));
+    };
+    (@events $make:expr) => {
+        $crate::repository_contract_tests!(@each $make;
             a_created_event_makes_the_user_and_one_initial_billing_with_the_defaults,
             a_created_event_takes_the_initial_billing_values_its_payload_gives,
             the_same_message_twice_is_a_duplicate_the_second_time_and_bills_once,
@@ -109,6 +118,7 @@ macro_rules! repository_contract_tests {
             a_deletion_through_the_api_leaves_a_tombstone_too,
             a_created_event_bills_only_a_user_without_billings,
             event_values_are_kept_as_sent_and_null_clears_them,
+            five_hundred_created_events_in_one_batch_bill_each_new_user_once_in_order,
         );
     };
 }
