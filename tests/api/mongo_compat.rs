@@ -298,7 +298,13 @@ async fn the_indexes_exist_once_the_service_has_started() {
         .list_index_names()
         .await
         .expect("indexes");
-    for index in ["billingId_1", "userId_1_generationDate_-1", "dueDate_1"] {
+    // Each list's sort with its `_id` tie-break: a user's billings, all billings.
+    for index in [
+        "billingId_1",
+        "userId_1_generationDate_-1__id_-1",
+        "generationDate_-1__id_-1",
+        "dueDate_1",
+    ] {
         assert!(
             billings.contains(&index.to_owned()),
             "{index} missing from {billings:?}"
