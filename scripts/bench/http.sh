@@ -1,5 +1,5 @@
 # The HTTP benchmark on one store: seed users and billings, then for each concurrency measure
-# GET /, GET /api/billings/:id, GET /api/billings?limit=50 and POST /api/billings with wrk, with
+# GET /, GET /api/billings/:id, GET /api/billings?limit=50, a user's billings and POST /api/billings with wrk, with
 # the CPU time per request of the service and of the database server, the database operations
 # per request (MongoDB) and the service's peak memory. Sourced by scripts/bench.sh, after
 # common.sh and servers.sh.
@@ -195,6 +195,7 @@ http_bench() {
     measure "GET /" "/" static 200
     measure "GET /api/billings/:id" "/api/billings/$FIRST_ID" ids 200 "$RUN_DIR/ids.txt"
     measure "GET /api/billings?limit=50" "/api/billings?limit=50" static 200
+    measure "GET /api/users/:userId/billings?limit=10" "/api/users" users 200 "$RUN_DIR/users.txt"
     # Last: the POSTs grow the collection, which the reads above should not see.
     measure "POST /api/billings" "/api/billings" post 201 "$RUN_DIR/users.txt"
 

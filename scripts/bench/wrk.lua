@@ -4,6 +4,7 @@
 --
 -- MODE   static: GET the URL's path as given (GET /, GET /api/billings?limit=50)
 --        ids:    GET /api/billings/<id>, ids taken at random from FILE (one billingId a line)
+--        users:  GET /api/users/<userId>/billings?limit=10, userIds round-robin from FILE (one a line)
 --        post:   POST /api/billings with a JSON body, userId from FILE (one active userId a line)
 -- EXPECT the only status that counts as a success for this run (200, 201, ...).
 --
@@ -55,6 +56,10 @@ function init(args)
     for i = #requests, 2, -1 do
       local j = math.random(i)
       requests[i], requests[j] = requests[j], requests[i]
+    end
+  elseif mode == "users" then
+    for _, user in ipairs(read_lines(args[3])) do
+      table.insert(requests, wrk.format("GET", "/api/users/" .. user .. "/billings?limit=10"))
     end
   elseif mode == "post" then
     local users = read_lines(args[3])
