@@ -444,19 +444,24 @@ impl<R: Repository> Loop<R> {
     async fn apply(&mut self, items: &mut Vec<Item>) -> Result<Vec<EventOutcome>, Stopping> {
         let mut attempt = 0;
         let result = loop {
+            // Copied from the items for each attempt, not kept aside: the items still hold
+            // them for a retry, and a batch that succeeds (nearly all) is copied only once.
             let events: Vec<CustomerEvent> =
                 items.iter().filter_map(Item::event).cloned().collect();
-            if events.is_empty() {
+            let count = events.len();
+            if count == 0 {
                 break Ok(Vec::new());
             }
-            match self.service.apply_events(events.clone()).await {
+            match self.service.apply_events(events).await {
                 Ok(outcomes) => break Ok(outcomes),
                 Err(e) => {
                     attempt += 1;
-                    tracing::warn!(error = %e, attempt, events = events.len(), "storage failed; retrying the batch");
+                    tracing::warn!(error = %e, attempt, events = count, "storage failed; retrying the batch");
                     self.hold();
                     self.group().storage_failing(true);
                     if matches!(e, StorageError::Unknown(_)) && attempt >= ISOLATE_AFTER {
+                        let events: Vec<CustomerEvent> =
+                            items.iter().filter_map(Item::event).cloned().collect();
                         match self.apply_one_by_one(&events).await {
                             Ok(Some(outcomes)) => break Ok(outcomes),
                             Ok(None) => {}

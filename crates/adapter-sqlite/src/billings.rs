@@ -1,19 +1,21 @@
 use billing_domain::{
     Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, StorageError, Timestamp,
-    UpdateBillingError, UserKey,
+    UpdateBillingError, User, UserKey,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::errors::{is_unique_violation, op};
-use crate::rows::{self, BILLING_COLUMNS, Sql, int, millis, number_value};
+use crate::rows::{self, BILLING_COLUMNS, Sql, billing_columns, int, millis, number_value};
 use crate::users;
 
 pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
-    conn.prepare_cached(&format!(
-        "SELECT {BILLING_COLUMNS} FROM billings WHERE billing_id = ?1"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        billing_columns!(),
+        " FROM billings WHERE billing_id = ?1"
     ))?
     .query_row([id.as_str()], rows::billing)
     .optional()
@@ -21,17 +23,17 @@ pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option
 
 fn write(conn: &Connection, b: &Billing, insert: bool) -> rusqlite::Result<usize> {
     let sql = if insert {
-        format!(
-            "INSERT INTO billings ({BILLING_COLUMNS}) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+        concat!(
+            "INSERT INTO billings (",
+            billing_columns!(),
+            ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
         )
     } else {
         "UPDATE billings SET billing_id=?2, user_id=?3, generation_date=?4, due_date=?5, \
          service_id=?6, total_invoice=?7, is_paid=?8, payment_date=?9, code_number=?10, \
          phone_number=?11, created_at=?12, updated_at=?13 WHERE id=?1"
-            .to_owned()
     };
-    conn.prepare_cached(&sql)?.execute(params![
+    conn.prepare_cached(sql)?.execute(params![
         b.id.to_string(),
         b.billing_id.as_str(),
         b.user_id.as_str(),
@@ -177,8 +179,21 @@ pub(crate) fn create(
     let user = users::find(conn, &UserKey::from(draft.user_id.clone()))
         .map_err(op::<CreateBillingError>)?
         .ok_or_else(|| CreateBillingError::UserNotFound(draft.user_id.clone()))?;
+    create_for(conn, draft, &user)
+}
+
+/// [`create`] for `user`, the draft's user as this transaction has just written it: an event
+/// that creates a user and its first billing need not read the user back.
+pub(crate) fn create_for(
+    conn: &Connection,
+    draft: BillingDraft,
+    user: &User,
+) -> Result<Billing, CreateBillingError> {
+    if draft.user_id != user.user_id {
+        return create(conn, draft);
+    }
     if !user.is_active {
-        return Err(CreateBillingError::UserInactive(user.user_id));
+        return Err(CreateBillingError::UserInactive(user.user_id.clone()));
     }
     let seq: i64 = conn
         .prepare_cached("UPDATE counters SET seq = seq + 1 WHERE id = 'billingId' RETURNING seq")
@@ -189,7 +204,7 @@ pub(crate) fn create(
             "the billingId counter gave {seq}: counters.seq must be a non-negative number"
         ))
     })?;
-    let billing = draft.into_billing(BillingId::from_sequence(seq), user.phone);
+    let billing = draft.into_billing(BillingId::from_sequence(seq), user.phone.clone());
     match write(conn, &billing, true) {
         Ok(_) => Ok(billing),
         Err(e) if is_unique_violation(&e) => Err(CreateBillingError::Duplicate(billing.billing_id)),
@@ -203,8 +218,7 @@ impl BillingRepository for SqliteStore {
     }
 
     async fn find_billing(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
-        let id = id.clone();
-        self.read(move |conn| find(conn, &id)).await
+        self.lookup(id, find).await
     }
 
     async fn list_billings(

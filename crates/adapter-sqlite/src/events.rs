@@ -9,6 +9,7 @@ use billing_domain::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::errors::storage;
+use crate::writer::run_cached;
 use crate::{SqliteStore, billings, users};
 
 /// An error that undoes one event only, or a storage failure that undoes the batch.
@@ -50,27 +51,28 @@ fn apply(
     decide: &impl Fn(&CustomerEvent, &Subject) -> Effect,
 ) -> Result<EventOutcome, Failure> {
     let subject = subject(conn, event)?;
-    let billing = match decide(event, &subject) {
+    // The user as stored once the effect is written, for the billing that goes with it.
+    let (user, billing) = match decide(event, &subject) {
         Effect::CreateUser { user, billing } => {
             users::write(conn, &user, true)?;
-            billing
+            (user, billing)
         }
         Effect::UpdateUser { user, billing } => {
             if subject.user.as_ref() != Some(&user) {
                 users::write(conn, &user, false)?;
             }
-            billing
+            (user, billing)
         }
         Effect::DeleteUser { at } => {
             if let Some(user) = &subject.user {
                 users::delete(conn, user, at)?;
             }
-            None
+            return Ok(EventOutcome::Applied);
         }
         Effect::Skip { reason } => return Ok(EventOutcome::Skipped { reason }),
     };
     if let Some(draft) = billing {
-        billings::create(conn, draft).map_err(|e| match e {
+        billings::create_for(conn, draft, &user).map_err(|e| match e {
             CreateBillingError::Storage(e) => Failure::Storage(e),
             refused => Failure::Rejected(refused.to_string()),
         })?;
@@ -90,14 +92,14 @@ fn apply_batch(
             outcomes.push(EventOutcome::Duplicate);
             continue;
         }
-        conn.execute_batch("SAVEPOINT event").map_err(storage)?;
+        run_cached(conn, "SAVEPOINT event").map_err(storage)?;
         match apply(conn, event, decide) {
             Ok(outcome) => {
                 conn.prepare_cached(
                     "INSERT INTO processed_events (id, processed_at) VALUES (?1, ?2)",
                 )
                 .and_then(|mut s| s.execute(params![event.id.as_str(), now_ms]))
-                .and_then(|_| conn.execute_batch("RELEASE event"))
+                .and_then(|_| run_cached(conn, "RELEASE event"))
                 .map_err(storage)?;
                 outcomes.push(outcome);
             }

@@ -83,6 +83,27 @@ impl SqliteStore {
             .map_err(|e| StorageError::Unknown(anyhow::anyhow!("read task failed: {e}")))?
     }
 
+    /// Runs a lookup by key, `op`, on the calling thread: a few microseconds of SQLite on pages
+    /// in memory, where handing it to the blocking pool and waking the caller again costs
+    /// several times that. It never sleeps on a busy database: then it runs as [`Self::read`].
+    async fn lookup<K, T>(
+        &self,
+        key: &K,
+        op: fn(&rusqlite::Connection, &K) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StorageError>
+    where
+        K: Clone + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        match self.inner.readers.without_waiting(|conn| op(conn, key)) {
+            Ok(result) => result,
+            Err(readers::Busy) => {
+                let key = key.clone();
+                self.read(move |conn| op(conn, &key)).await
+            }
+        }
+    }
+
     fn writer(&self) -> &Writer {
         &self.inner.writer
     }

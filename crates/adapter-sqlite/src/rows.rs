@@ -8,12 +8,27 @@ use billing_domain::{
 use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
 use rusqlite::{Row, ToSql};
 
-pub(crate) const USER_COLUMNS: &str = "id, user_id, name, email, city, country, zip_code, address, \
-     code_number, phone_number, is_active, created_at, updated_at, last_event_at";
+// Macros as well as constants: `concat!` takes only literals, and the statements run on every
+// request or event are then `&'static str`s, not a `format!` each time.
+macro_rules! user_columns {
+    () => {
+        "id, user_id, name, email, city, country, zip_code, address, code_number, phone_number, \
+         is_active, created_at, updated_at, last_event_at"
+    };
+}
 
-pub(crate) const BILLING_COLUMNS: &str = "id, billing_id, user_id, generation_date, due_date, \
-     service_id, total_invoice, is_paid, payment_date, code_number, phone_number, created_at, \
-     updated_at";
+macro_rules! billing_columns {
+    () => {
+        "id, billing_id, user_id, generation_date, due_date, service_id, total_invoice, is_paid, \
+         payment_date, code_number, phone_number, created_at, updated_at"
+    };
+}
+
+pub(crate) use {billing_columns, user_columns};
+
+pub(crate) const USER_COLUMNS: &str = user_columns!();
+
+pub(crate) const BILLING_COLUMNS: &str = billing_columns!();
 
 fn invalid(col: usize, ty: Type, e: InvalidValue) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, ty, Box::new(e))
@@ -24,7 +39,15 @@ fn parsed<T>(
     col: usize,
     parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
 ) -> rusqlite::Result<T> {
-    let raw: String = row.get(col)?;
+    // Borrowed from the row: no copy of the text only to parse it. Anything but UTF-8 text
+    // is read as a `String` after all, for the error that gives.
+    let raw = match row.get_ref(col)? {
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => return parse(text).map_err(|e| invalid(col, Type::Text, e)),
+            Err(_) => row.get::<_, String>(col)?,
+        },
+        _ => row.get::<_, String>(col)?,
+    };
     parse(&raw).map_err(|e| invalid(col, Type::Text, e))
 }
 

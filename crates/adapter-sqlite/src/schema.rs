@@ -106,12 +106,19 @@ pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+/// A read-only connection; `wait`: whether it waits (up to 5 s) for a busy database, or answers
+/// `SQLITE_BUSY` at once.
+pub(crate) fn open_reader(path: &Path, wait: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Zero clears the busy handler (rusqlite installs a 5 s one on open).
+    conn.busy_timeout(if wait {
+        std::time::Duration::from_secs(5)
+    } else {
+        std::time::Duration::ZERO
+    })?;
     Ok(conn)
 }
 

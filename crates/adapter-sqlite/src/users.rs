@@ -6,15 +6,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::errors::{is_unique_violation, op};
-use crate::rows::{self, Sql, USER_COLUMNS, int, millis};
+use crate::rows::{self, Sql, USER_COLUMNS, int, millis, user_columns};
 
 pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<User>> {
     // A text that is both a userId and an ObjectId matches by userId first.
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1 OR id = ?2 \
-         ORDER BY user_id = ?1 DESC LIMIT 1"
+    let sql = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE user_id = ?1 OR id = ?2 ORDER BY user_id = ?1 DESC LIMIT 1"
     );
-    conn.prepare_cached(&sql)?
+    conn.prepare_cached(sql)?
         .query_row(
             params![
                 key.user_id().map(|u| u.as_str()),
@@ -27,18 +28,18 @@ pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<
 
 pub(crate) fn write(conn: &Connection, u: &User, insert: bool) -> rusqlite::Result<usize> {
     let sql = if insert {
-        format!(
-            "INSERT INTO users ({USER_COLUMNS}) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
+        concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
         )
     } else {
         "UPDATE users SET user_id=?2, name=?3, email=?4, city=?5, country=?6, zip_code=?7, \
          address=?8, code_number=?9, phone_number=?10, is_active=?11, created_at=?12, \
          updated_at=?13, last_event_at=?14 WHERE id=?1"
-            .to_owned()
     };
     let a = &u.address;
-    conn.prepare_cached(&sql)?.execute(params![
+    conn.prepare_cached(sql)?.execute(params![
         u.id.to_string(),
         u.user_id.as_str(),
         Sql(u.name.as_ref()),
@@ -134,8 +135,7 @@ impl UserRepository for SqliteStore {
     }
 
     async fn find_user(&self, key: &UserKey) -> Result<Option<User>, StorageError> {
-        let key = key.clone();
-        self.read(move |conn| find(conn, &key)).await
+        self.lookup(key, find).await
     }
 
     async fn list_users(

@@ -96,6 +96,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn start(conn: Connection) -> anyhow::Result<Self> {
+        // Room for every statement the writer runs (the default keeps 16), so that none is
+        // evicted and parsed again when writes of every kind interleave.
+        conn.set_prepared_statement_cache_capacity(64);
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         thread::Builder::new()
             .name("sqlite-writer".into())
@@ -147,15 +150,21 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
     }
 }
 
+/// Runs `sql`, one statement, prepared once per connection: `execute_batch` would parse it
+/// again every time, and these run for every job (and every event).
+pub(crate) fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    run_cached(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         if job.abandoned() {
             continue;
         }
-        let step = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+        let step = run_cached(conn, "SAVEPOINT job").and_then(|()| {
             if job.run(conn) {
-                conn.execute_batch("RELEASE job")
+                run_cached(conn, "RELEASE job")
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")
             }
@@ -165,7 +174,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<
             return Err(e);
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = run_cached(conn, "COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
