@@ -50,8 +50,8 @@
 #   BENCH_WARMUP        unmeasured run before each endpoint's first measurement (default 1s; 0 = none)
 #   BENCH_CONCURRENCY   connection counts, space separated (default "16 64")
 #   BENCH_THREADS       wrk threads (default 2)
-#   BENCH_USERS         users seeded (default 8)
-#   BENCH_SEED_BILLINGS billings seeded before the runs (default 500)
+#   BENCH_USERS         users seeded (default 200)
+#   BENCH_SEED_BILLINGS billings seeded before the runs (default 2000)
 #   BENCH_HTTP          0 to skip the wrk tables (default 1; the streamed list has its own setting)
 #   BENCH_EVENTS        Customer.Created events per store (default 50000; 0 = no event benchmark)
 #   BENCH_EVENTS_SQLITE, BENCH_EVENTS_MONGODB
@@ -76,8 +76,8 @@ WARMUP="${BENCH_WARMUP:-1s}"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] && WARMUP="${WARMUP}s"
 CONCURRENCY="${BENCH_CONCURRENCY:-16 64}"
 THREADS="${BENCH_THREADS:-2}"
-USERS="${BENCH_USERS:-8}"
-SEED_BILLINGS="${BENCH_SEED_BILLINGS:-500}"
+USERS="${BENCH_USERS:-200}"
+SEED_BILLINGS="${BENCH_SEED_BILLINGS:-2000}"
 PORT_WANTED="${BENCH_PORT:-0}"
 WORKERS="${HTTP_WORKERS:-2}"
 STORES="${BENCH_STORES:-sqlite mongodb}"

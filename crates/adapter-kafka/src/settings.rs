@@ -167,7 +167,11 @@ impl KafkaSettings {
             .set(
                 "heartbeat.interval.ms",
                 self.heartbeat_interval_ms.to_string(),
-            );
+            )
+            // librdkafka prefetches up to 64 MiB by default, which alone would take the
+            // service past its memory budget on a backlog; 8 MiB is still thousands of events
+            // ahead of the batch being written.
+            .set("queued.max.messages.kbytes", "8192");
         c
     }
 
