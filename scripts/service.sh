@@ -15,7 +15,7 @@ start_service() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   env -u KAFKA_BROKERS -u API_TOKENS PORT="$port" DATABASE_PATH="$dir/service.sqlite" "$@" \
-    target/debug/billing >"$dir/service.log" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}/debug/billing" >"$dir/service.log" 2>&1 &
   SERVICE_PID=$!
   SERVICE_URL="http://127.0.0.1:$port"
   SERVICE_LOG="$dir/service.log"
