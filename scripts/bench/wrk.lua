@@ -73,6 +73,12 @@ function init(args)
         table.insert(requests, wrk.format("POST", "/api/billings", headers, body))
       end
     end
+    -- Shuffled, so that concurrent requests name different customers, as a real load does:
+    -- creations for one customer serialise on purpose (README, "MongoDB").
+    for i = #requests, 2, -1 do
+      local j = math.random(i)
+      requests[i], requests[j] = requests[j], requests[i]
+    end
   else
     error("unknown mode " .. mode)
   end
