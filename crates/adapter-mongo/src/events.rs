@@ -9,8 +9,9 @@
 //! - deleting a deleted user deletes nothing, and its tombstone is written before the user goes.
 //!
 //! A batch is read in four queries (its inbox entries, its users, their tombstones, which of
-//! its `Created` users have billings) and its inbox entries written in one, so what remains per
-//! event is its own writes.
+//! its `Created` users have billings) and written in bulk (`bulk.rs`). What follows here is the
+//! way a batch the bulk cannot carry is applied: one event at a time, each with its own writes,
+//! and the inbox entries of all of them in one write at the end.
 
 use std::collections::{HashMap, HashSet};
 

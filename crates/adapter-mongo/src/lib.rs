@@ -5,7 +5,8 @@
 //! What is atomic, and how:
 //! - The `billingId` sequence is `counters {_id: "billingId", seq}`, advanced with one atomic
 //!   `$inc` (upsert), exactly as the previous service did: concurrent creations never share a
-//!   number, and the sequence is never restarted.
+//!   number, and the sequence is never restarted. With `BILLING_ID_BLOCK` above 1 one `$inc`
+//!   reserves a block for this instance (`blocks.rs`).
 //! - Creating a billing and deleting a user span documents. When the deployment supports
 //!   transactions (a replica set or sharded cluster), they run in one. A standalone server has
 //!   none, so the steps are also ordered so that the end state is right whatever interleaves
