@@ -8,6 +8,9 @@ use billing_domain::{
     Listing, PageRequest, Position, StorageError, Timestamp, UpdateBillingError, UpdateUserError,
     User, UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository, paginate,
 };
+use billing_domain::{
+    BillingEvent, BillingEventId, BillingEventRepository, BillingEventType, EventSeq,
+};
 use billing_domain::{CustomerEvent, Effect, EventOutcome, EventRepository, MessageId, Subject};
 
 /// Both repositories in memory. Every operation takes one lock for its whole read-check-write,
@@ -28,6 +31,13 @@ struct State {
     inbox: HashSet<MessageId>,
     /// When each deleted `userId` was deleted last.
     tombstones: HashMap<UserId, Timestamp>,
+    /// The billing events, by [`EventSeq`]: the outbox and the history.
+    events: BTreeMap<EventSeq, BillingEvent>,
+    last_event: u64,
+    /// The due date each billing (by `_id`) has had its `Billing.Overdue` for.
+    overdue_for: HashMap<DocumentId, Timestamp>,
+    /// Lease name to holder and expiry.
+    leases: HashMap<String, (String, Timestamp)>,
 }
 
 impl State {
@@ -44,6 +54,25 @@ impl State {
 }
 
 impl State {
+    fn record(&mut self, kind: BillingEventType, billing: &Billing, at: Timestamp) {
+        self.last_event += 1;
+        let seq = EventSeq(self.last_event);
+        // A UUID made from the sequence: unique in this store, and this store is for tests.
+        let id = BillingEventId::parse(&format!("00000000-0000-4000-8000-{:012x}", seq.0))
+            .expect("a UUID");
+        self.events.insert(
+            seq,
+            BillingEvent {
+                seq,
+                id,
+                kind,
+                billing: billing.clone(),
+                at,
+                published_at: None,
+            },
+        );
+    }
+
     fn create_billing(&mut self, draft: BillingDraft) -> Result<Billing, CreateBillingError> {
         let state = self;
         let Some(user) = state.users.values().find(|u| u.user_id == draft.user_id) else {
@@ -64,6 +93,7 @@ impl State {
         let billing = draft.into_billing(billing_id.clone(), phone);
         state.billings.insert(billing_id, billing.clone());
         state.last_billing_number = number;
+        state.record(BillingEventType::Created, &billing, billing.created_at);
         Ok(billing)
     }
 
@@ -71,10 +101,19 @@ impl State {
     /// went.
     fn delete_user(&mut self, id: DocumentId, at: Timestamp) -> Option<u64> {
         let user = self.users.remove(&id)?;
-        let before = self.billings.len();
-        self.billings.retain(|_, b| b.user_id != user.user_id);
+        let mut gone: Vec<Billing> = self
+            .billings
+            .values()
+            .filter(|b| b.user_id == user.user_id)
+            .cloned()
+            .collect();
+        gone.sort_unstable_by_key(|b| b.id);
+        for billing in &gone {
+            self.billings.remove(&billing.billing_id);
+            self.record(BillingEventType::Deleted, billing, at);
+        }
         self.tombstones.insert(user.user_id, at);
-        Some((before - self.billings.len()) as u64)
+        Some(gone.len() as u64)
     }
 
     fn apply_event(
@@ -245,17 +284,126 @@ impl BillingRepository for MemoryStore {
             .billings
             .get_mut(id)
             .ok_or(UpdateBillingError::NotFound)?;
+        let before = stored.clone();
         let next = patch.apply(stored, now)?;
         stored.clone_from(&next);
+        for kind in BillingEventType::of_update(&before, &next) {
+            state.record(kind, &next, now);
+        }
         Ok(next)
     }
 
-    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
-        self.lock()
+    async fn delete_billing(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
+        let mut state = self.lock();
+        let billing = state
             .billings
             .remove(id)
-            .map(|_| ())
-            .ok_or(DeleteBillingError::NotFound)
+            .ok_or(DeleteBillingError::NotFound)?;
+        state.record(BillingEventType::Deleted, &billing, at);
+        Ok(())
+    }
+}
+
+impl BillingEventRepository for MemoryStore {
+    async fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> Result<Listing<BillingEvent, EventSeq>, StorageError> {
+        let matching: Vec<BillingEvent> = self
+            .lock()
+            .events
+            .values()
+            .filter(|e| &e.billing.billing_id == id)
+            .cloned()
+            .collect();
+        Ok(paginate(
+            matching,
+            page,
+            |after, e| e.seq > *after,
+            |e| e.seq,
+        ))
+    }
+
+    async fn unpublished_events(&self, limit: Limit) -> Result<Vec<BillingEvent>, StorageError> {
+        Ok(self
+            .lock()
+            .events
+            .values()
+            .filter(|e| e.published_at.is_none())
+            .take(limit.get() as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn mark_published(&self, seqs: &[EventSeq], at: Timestamp) -> Result<(), StorageError> {
+        let mut state = self.lock();
+        for seq in seqs {
+            if let Some(event) = state.events.get_mut(seq) {
+                event.published_at.get_or_insert(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_overdue(&self, now: Timestamp, limit: Limit) -> Result<u64, StorageError> {
+        let mut state = self.lock();
+        let mut due: Vec<Billing> = state
+            .billings
+            .values()
+            .filter(|b| {
+                b.is_overdue(now)
+                    && b.due_date.is_some()
+                    && state.overdue_for.get(&b.id) != b.due_date.as_ref()
+            })
+            .cloned()
+            .collect();
+        due.sort_unstable_by_key(|b| (b.due_date, b.id));
+        due.truncate(limit.get() as usize);
+        for billing in &due {
+            if let Some(date) = billing.due_date {
+                state.overdue_for.insert(billing.id, date);
+            }
+            state.record(BillingEventType::Overdue, billing, now);
+        }
+        Ok(due.len() as u64)
+    }
+
+    async fn prune_events(
+        &self,
+        before: Timestamp,
+        unpublished_too: bool,
+    ) -> Result<u64, StorageError> {
+        let mut state = self.lock();
+        let count = state.events.len();
+        state
+            .events
+            .retain(|_, e| e.at >= before || (e.published_at.is_none() && !unpublished_too));
+        Ok((count - state.events.len()) as u64)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let mut state = self.lock();
+        let free = match state.leases.get(name) {
+            None => true,
+            Some((held_by, expires)) => held_by == holder || *expires <= now,
+        };
+        if free {
+            state
+                .leases
+                .insert(name.to_owned(), (holder.to_owned(), until));
+        }
+        Ok(free)
     }
 }
 

@@ -7,9 +7,9 @@ use crate::error::{
     UpdateBillingError, UpdateUserError,
 };
 use crate::model::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, CustomerEvent,
-    DocumentId, Effect, EventOutcome, Limit, Listing, Subject, Timestamp, User, UserCursor, UserId,
-    UserKey, UserPatch, UserQuery,
+    Billing, BillingCursor, BillingDraft, BillingEvent, BillingId, BillingPatch, BillingQuery,
+    CustomerEvent, DocumentId, Effect, EventOutcome, EventSeq, Limit, Listing, PageRequest,
+    Subject, Timestamp, User, UserCursor, UserId, UserKey, UserPatch, UserQuery,
 };
 
 /// Where users are kept.
@@ -127,7 +127,7 @@ pub trait BillingRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Billing, UpdateBillingError>> + Send;
 
-    /// Removes one billing.
+    /// Removes one billing, and records its `Billing.Deleted` dated `at`.
     ///
     /// # Errors
     /// - [`DeleteBillingError::NotFound`] when there is no such billing.
@@ -135,6 +135,7 @@ pub trait BillingRepository: Send + Sync + 'static {
     fn delete_billing(
         &self,
         id: &BillingId,
+        at: Timestamp,
     ) -> impl Future<Output = Result<(), DeleteBillingError>> + Send;
 }
 
@@ -163,10 +164,99 @@ pub trait EventRepository: Send + Sync + 'static {
         D: Fn(&CustomerEvent, &Subject) -> Effect + Send + Sync + 'static;
 }
 
-/// A store that keeps all of it, so that rules spanning users and billings can be atomic.
-pub trait Repository: UserRepository + BillingRepository + EventRepository {}
+/// The billing events: recorded by the writes of the other ports, in the same transaction as
+/// the change they describe (the outbox), each billing's history, and the relay's queue.
+///
+/// What records which event ([`crate::BillingEventType`] says what each means):
+/// - `create_billing`, and an event's initial billing: `Billing.Created`, dated `createdAt`;
+/// - `update_billing`: [`crate::BillingEventType::of_update`], dated `now`;
+/// - `delete_billing`, `delete_user` and a `Customer.Deleted`: one `Billing.Deleted` per
+///   billing removed, with the billing as it was, dated the deletion;
+/// - [`Self::record_overdue`]: `Billing.Overdue`.
+///
+/// Every event carries the billing as the change left it, and a store gives every event a new
+/// [`crate::BillingEventId`] and the next [`EventSeq`]. Where the store has transactions, an event
+/// is written in the change's own; elsewhere right after it (a crash in between loses it).
+pub trait BillingEventRepository: Send + Sync + 'static {
+    /// One page of the events of the billing with this `billingId`, oldest first; those of a
+    /// deleted billing too, until pruned.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails.
+    fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> impl Future<Output = Result<Listing<BillingEvent, EventSeq>, StorageError>> + Send;
 
-impl<T: UserRepository + BillingRepository + EventRepository> Repository for T {}
+    /// At most `limit` of the events not yet published, in [`EventSeq`] order.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails.
+    fn unpublished_events(
+        &self,
+        limit: Limit,
+    ) -> impl Future<Output = Result<Vec<BillingEvent>, StorageError>> + Send;
+
+    /// Marks these events published at `at`; unknown ones are ignored.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails; some may have been marked then.
+    fn mark_published(
+        &self,
+        seqs: &[EventSeq],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Records `Billing.Overdue`, dated `now`, for at most `limit` of the unpaid billings
+    /// whose due date is before `now` and has not had one yet (a billing whose due date moved
+    /// has its new date's), oldest due date first; returns how many. Each billing gets it
+    /// once per due date however many callers race.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails; some may have been recorded then.
+    fn record_overdue(
+        &self,
+        now: Timestamp,
+        limit: Limit,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
+    /// Removes the events recorded before `before` that are published (all of them, with
+    /// `unpublished_too`: when nothing publishes them); returns how many.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails.
+    fn prune_events(
+        &self,
+        before: Timestamp,
+        unpublished_too: bool,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
+    /// Takes or renews the lease `name` for `holder` until `until`, when it is free, expired
+    /// at `now`, or `holder`'s already; returns whether `holder` holds it now. A lease lets
+    /// one instance of several do a job (relaying) until it stops renewing it.
+    ///
+    /// # Errors
+    /// A [`StorageError`] when storage fails: the caller does not hold the lease then.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+}
+
+/// A store that keeps all of it, so that rules spanning users and billings can be atomic.
+pub trait Repository:
+    UserRepository + BillingRepository + EventRepository + BillingEventRepository
+{
+}
+
+impl<T: UserRepository + BillingRepository + EventRepository + BillingEventRepository> Repository
+    for T
+{
+}
 
 /// The time. A port so that tests can fix it.
 pub trait Clock: Send + Sync + 'static {

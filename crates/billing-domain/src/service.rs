@@ -10,9 +10,10 @@ use crate::error::{
     GetUserError, StorageError, UpdateBillingError, UpdateUserError,
 };
 use crate::model::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, CustomerEvent,
-    DocumentId, Effect, EventOutcome, EventType, Limit, Listing, NewBilling, NewUser, Payment,
-    Timestamp, User, UserCursor, UserKey, UserPatch, UserQuery,
+    Billing, BillingCursor, BillingDraft, BillingEvent, BillingId, BillingPatch, BillingQuery,
+    CustomerEvent, DocumentId, Effect, EventOutcome, EventSeq, EventType, Limit, Listing,
+    NewBilling, NewUser, PageRequest, Payment, Position, Timestamp, User, UserCursor, UserKey,
+    UserPatch, UserQuery,
 };
 use crate::ports::{Clock, IdGenerator, Repository};
 
@@ -262,6 +263,58 @@ impl<R: Repository> BillingService<R> {
     /// # Errors
     /// See [`crate::BillingRepository::delete_billing`].
     pub async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
-        self.repo.delete_billing(id).await
+        self.repo.delete_billing(id, self.clock.now()).await
+    }
+
+    /// The events of a billing, oldest first; a deleted billing's too, while they are kept.
+    ///
+    /// # Errors
+    /// [`GetBillingError::NotFound`] when there is no such billing and no event of one, or a
+    /// storage failure.
+    pub async fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> Result<Listing<BillingEvent, EventSeq>, GetBillingError> {
+        let listing = self.repo.billing_events(id, page).await?;
+        if listing.items.is_empty() && self.repo.find_billing(id).await?.is_none() {
+            // An empty page past the end of a deleted billing's history is still its history.
+            let first = PageRequest {
+                limit: Limit::new(1).unwrap_or_default(),
+                position: Position::First,
+            };
+            if self.repo.billing_events(id, &first).await?.items.is_empty() {
+                return Err(GetBillingError::NotFound);
+            }
+        }
+        Ok(listing)
+    }
+
+    /// Records `Billing.Overdue` for the billings that became overdue since the last sweep, at
+    /// most `limit` of them; returns how many.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn record_overdue(&self, limit: Limit) -> Result<u64, StorageError> {
+        self.repo.record_overdue(self.clock.now(), limit).await
+    }
+
+    /// Removes the events older than `retention` (see
+    /// [`crate::BillingEventRepository::prune_events`]); returns how many.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn prune_billing_events(
+        &self,
+        retention: std::time::Duration,
+        unpublished_too: bool,
+    ) -> Result<u64, StorageError> {
+        let retention = chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
+        let before = self
+            .clock
+            .now()
+            .checked_sub_signed(retention)
+            .unwrap_or(Timestamp::MIN_UTC);
+        self.repo.prune_events(before, unpublished_too).await
     }
 }

@@ -1,6 +1,7 @@
 //! Entities and value types.
 
 mod billing;
+mod billing_event;
 mod change;
 mod event;
 mod ids;
@@ -13,6 +14,7 @@ mod time;
 mod user;
 
 pub use billing::*;
+pub use billing_event::*;
 pub use change::*;
 pub use event::*;
 pub use ids::*;

@@ -195,7 +195,9 @@ pub async fn deleted_billings_do_not_give_their_numbers_back<R: Repository>(repo
     for n in 1..=3 {
         number(&repo, n, &a.user_id).await;
     }
-    repo.delete_billing(&seq(3)).await.expect("deleted");
+    repo.delete_billing(&seq(3), t("2025-10-20"))
+        .await
+        .expect("deleted");
     assert_eq!(number(&repo, 4, &a.user_id).await, seq(4));
     assert_eq!(
         repo.delete_user(&key(&a), t("2025-11-01"))
@@ -475,7 +477,9 @@ pub async fn billings_are_paged_by_cursor_even_when_the_cursor_billing_was_delet
 
     let fourth = find(&repo, &seq(4)).await.expect("billing 4 exists");
     let cursor = BillingCursor::of(&fourth);
-    repo.delete_billing(&seq(4)).await.expect("deleted");
+    repo.delete_billing(&seq(4), t("2025-10-20"))
+        .await
+        .expect("deleted");
     let listing = repo
         .list_billings(&with_page(query("2025-10-10"), 2, Position::After(cursor)))
         .await
@@ -679,11 +683,13 @@ pub async fn a_deleted_billing_is_gone_and_deleting_it_again_is_not_found<R: Rep
     create_users(&repo, [u.clone()]).await;
     create(&repo, draft(1, &u.user_id, "2025-10-01", "2025-10-15")).await;
     create(&repo, draft(2, &u.user_id, "2025-10-02", "2025-10-15")).await;
-    repo.delete_billing(&seq(1)).await.expect("deleted");
+    repo.delete_billing(&seq(1), t("2025-10-20"))
+        .await
+        .expect("deleted");
     assert_eq!(find(&repo, &seq(1)).await, None);
     assert_eq!(list(&repo, &query("2025-10-10")).await, [2]);
     for missing in [seq(1), seq(99)] {
-        let result = repo.delete_billing(&missing).await;
+        let result = repo.delete_billing(&missing, t("2025-10-20")).await;
         assert!(
             matches!(result, Err(DeleteBillingError::NotFound)),
             "expected NotFound, got {result:?}"

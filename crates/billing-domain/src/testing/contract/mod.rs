@@ -9,6 +9,7 @@
 //! billing_domain::repository_contract_tests!(async || MemoryStore::default());
 //! ```
 
+mod billing_events;
 mod billings;
 mod events;
 mod users;
@@ -17,6 +18,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
+pub use billing_events::*;
 pub use billings::*;
 pub use events::*;
 pub(crate) use events::{Feed, created};
@@ -91,6 +93,18 @@ macro_rules! repository_contract_tests {
             recorded_billing_values_read_back_exactly_as_stored,
             an_update_of_a_recorded_billing_changes_only_what_it_names,
             every_billing_is_scanned_in_insertion_order_a_page_at_a_time,
+            // Billing events.
+            every_change_of_a_billing_records_its_event_with_the_billing_as_it_stood,
+            a_refused_or_failed_change_records_no_event,
+            deleting_a_user_records_one_deleted_event_per_billing,
+            customer_events_record_the_initial_billing_and_the_deletions,
+            the_queue_gives_unpublished_events_in_order_until_they_are_marked,
+            a_history_is_paged_like_every_list_and_outlives_its_billing,
+            overdue_is_recorded_once_per_due_date_and_again_when_it_moves,
+            overdue_takes_at_most_the_limit_oldest_due_date_first,
+            racing_overdue_sweeps_record_each_billing_once,
+            pruning_removes_old_published_events_and_keeps_the_unpublished,
+            a_lease_is_held_by_one_holder_until_it_expires,
         );
         $crate::repository_contract_tests!(@events $make);
     };
