@@ -1,15 +1,15 @@
 use billing_domain::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, StorageError, Timestamp,
-    UpdateBillingError, User, UserKey,
+    Billing, BillingCursor, BillingDraft, BillingEventType, BillingId, BillingPatch, BillingQuery,
+    BillingRepository, CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing,
+    StorageError, Timestamp, UpdateBillingError, User, UserKey,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::errors::{is_unique_violation, op};
-use crate::rows::{self, BILLING_COLUMNS, Sql, billing_columns, int, millis, number_value};
-use crate::users;
+use crate::rows::{self, BILLING_COLUMNS, billing_columns, int};
+use crate::{outbox, users};
 
 pub(crate) fn find(conn: &Connection, id: &BillingId) -> rusqlite::Result<Option<Billing>> {
     conn.prepare_cached(concat!(
@@ -33,21 +33,8 @@ fn write(conn: &Connection, b: &Billing, insert: bool) -> rusqlite::Result<usize
          service_id=?6, total_invoice=?7, is_paid=?8, payment_date=?9, code_number=?10, \
          phone_number=?11, created_at=?12, updated_at=?13 WHERE id=?1"
     };
-    conn.prepare_cached(sql)?.execute(params![
-        b.id.to_string(),
-        b.billing_id.as_str(),
-        b.user_id.as_str(),
-        b.generation_date.timestamp_millis(),
-        millis(b.due_date),
-        Sql(b.service_id.as_ref()),
-        b.total_invoice.map(number_value),
-        b.payment.is_paid,
-        millis(b.payment.date),
-        Sql(b.phone.code_number.as_ref()),
-        Sql(b.phone.phone_number.as_ref()),
-        b.created_at.timestamp_millis(),
-        b.updated_at.timestamp_millis(),
-    ])
+    conn.prepare_cached(sql)?
+        .execute(params_from_iter(rows::billing_values(b)))
 }
 
 /// The WHERE clause of a query, built from the filters present only, so that SQLite can pick
@@ -170,6 +157,26 @@ fn scan(
     Ok(Listing::from_rows(rows, limit, None, |b| Some(b.id), Some))
 }
 
+/// Deletes the billings whose `column` (`billing_id`, `user_id`) is `value`, and records a
+/// `Billing.Deleted` for each, with the billing as it was; returns them.
+pub(crate) fn delete_returning(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+    at: Timestamp,
+) -> rusqlite::Result<Vec<Billing>> {
+    let gone = conn
+        .prepare_cached(&format!(
+            "DELETE FROM billings WHERE {column} = ?1 RETURNING {BILLING_COLUMNS}"
+        ))?
+        .query_map([value], rows::billing)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for billing in &gone {
+        outbox::record(conn, BillingEventType::Deleted, billing, at)?;
+    }
+    Ok(gone)
+}
+
 pub(crate) fn create(
     conn: &Connection,
     draft: BillingDraft,
@@ -206,7 +213,16 @@ pub(crate) fn create_for(
     })?;
     let billing = draft.into_billing(BillingId::from_sequence(seq), user.phone.clone());
     match write(conn, &billing, true) {
-        Ok(_) => Ok(billing),
+        Ok(_) => {
+            outbox::record(
+                conn,
+                BillingEventType::Created,
+                &billing,
+                billing.created_at,
+            )
+            .map_err(op::<CreateBillingError>)?;
+            Ok(billing)
+        }
         Err(e) if is_unique_violation(&e) => Err(CreateBillingError::Duplicate(billing.billing_id)),
         Err(e) => Err(op(e)),
     }
@@ -252,21 +268,26 @@ impl BillingRepository for SqliteStore {
                 let next = patch.apply(&billing, now)?;
                 if next != billing {
                     write(conn, &next, false).map_err(op::<UpdateBillingError>)?;
+                    for kind in BillingEventType::of_update(&billing, &next) {
+                        outbox::record(conn, kind, &next, now).map_err(op::<UpdateBillingError>)?;
+                    }
                 }
                 Ok(next)
             })
             .await
     }
 
-    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+    async fn delete_billing(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
         let id = id.clone();
         self.writer()
             .write(move |conn| {
-                let n = conn
-                    .prepare_cached("DELETE FROM billings WHERE billing_id = ?1")
-                    .and_then(|mut s| s.execute([id.as_str()]))
+                let gone = delete_returning(conn, "billing_id", id.as_str(), at)
                     .map_err(op::<DeleteBillingError>)?;
-                if n == 0 {
+                if gone.is_empty() {
                     return Err(DeleteBillingError::NotFound);
                 }
                 Ok(())

@@ -9,6 +9,7 @@
 mod billings;
 mod errors;
 mod events;
+mod outbox;
 mod readers;
 mod rows;
 mod schema;

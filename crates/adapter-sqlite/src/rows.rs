@@ -51,7 +51,7 @@ fn parsed<T>(
     parse(&raw).map_err(|e| invalid(col, Type::Text, e))
 }
 
-fn time(row: &Row<'_>, col: usize) -> rusqlite::Result<Timestamp> {
+pub(crate) fn time(row: &Row<'_>, col: usize) -> rusqlite::Result<Timestamp> {
     timestamp_from_millis(row.get(col)?).map_err(|e| invalid(col, Type::Integer, e))
 }
 
@@ -142,6 +142,32 @@ pub(crate) fn billing(row: &Row<'_>) -> rusqlite::Result<Billing> {
         created_at: time(row, 11)?,
         updated_at: time(row, 12)?,
     })
+}
+
+/// A billing's values in [`BILLING_COLUMNS`] order.
+pub(crate) fn billing_values(b: &Billing) -> Vec<Value> {
+    let text = |s: &str| Value::Text(s.to_owned());
+    let scalar = |v: Option<&Scalar>| match v {
+        None => Value::Null,
+        Some(Scalar::Text(t)) => text(t.as_str()),
+        Some(Scalar::Number(n)) => number_value(*n),
+    };
+    let optional = |t: Option<Timestamp>| millis(t).map_or(Value::Null, Value::Integer);
+    vec![
+        Value::Text(b.id.to_string()),
+        text(b.billing_id.as_str()),
+        text(b.user_id.as_str()),
+        Value::Integer(b.generation_date.timestamp_millis()),
+        optional(b.due_date),
+        scalar(b.service_id.as_ref()),
+        b.total_invoice.map_or(Value::Null, number_value),
+        Value::Integer(b.payment.is_paid.into()),
+        optional(b.payment.date),
+        scalar(b.phone.code_number.as_ref()),
+        scalar(b.phone.phone_number.as_ref()),
+        Value::Integer(b.created_at.timestamp_millis()),
+        Value::Integer(b.updated_at.timestamp_millis()),
+    ]
 }
 
 /// A recorded value as SQL, in its own type (an `ANY` column keeps it).

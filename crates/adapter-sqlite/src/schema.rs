@@ -4,7 +4,7 @@ use anyhow::Context;
 use rusqlite::Connection;
 
 /// The schema version this code reads and writes (`PRAGMA user_version`).
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 /// Times are stored as milliseconds since the epoch, booleans as 0/1, ids as text. Values kept
 /// as recorded (text or a number) are `ANY` columns: SQLite keeps each value's own type there,
@@ -56,6 +56,42 @@ CREATE TABLE IF NOT EXISTS processed_events (
 CREATE TABLE IF NOT EXISTS deleted_users (
     user_id    TEXT PRIMARY KEY,
     deleted_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// Version 3 adds the billing events (the outbox and each billing's history), the leases, and
+/// the due date each billing has had its `Billing.Overdue` for.
+const FROM_VERSION_2: &str = "
+ALTER TABLE billings ADD COLUMN overdue_for INTEGER;
+CREATE INDEX billings_overdue_pending ON billings (due_date, id)
+    WHERE is_paid = 0 AND overdue_for IS NOT due_date;
+CREATE TABLE billing_events (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    published_at    INTEGER,
+    id              TEXT NOT NULL,
+    billing_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    generation_date INTEGER NOT NULL,
+    due_date        INTEGER,
+    service_id      ANY,
+    total_invoice   ANY,
+    is_paid         INTEGER NOT NULL,
+    payment_date    INTEGER,
+    code_number     ANY,
+    phone_number    ANY,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX billing_events_unpublished ON billing_events (seq) WHERE published_at IS NULL;
+CREATE INDEX billing_events_by_billing ON billing_events (billing_id, seq);
+CREATE INDEX billing_events_by_time ON billing_events (at);
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
 ) STRICT;
 ";
 
@@ -134,25 +170,35 @@ pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    let has_v1: bool = tx.query_row(
+    let has_tables: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'billings')",
         [],
         |r| r.get(0),
     )?;
-    if has_v1 {
-        tx.execute_batch(FROM_VERSION_1)
-            .context("cannot set aside the version 1 tables")?;
+    // An unversioned database with tables is version 1.
+    let from = if version == 0 && has_tables {
+        1
+    } else {
+        version
+    };
+    if from < 2 {
+        if from == 1 {
+            tx.execute_batch(FROM_VERSION_1)
+                .context("cannot set aside the version 1 tables")?;
+        }
+        tx.execute_batch(TABLES)
+            .context("cannot apply the SQLite schema")?;
+        if from == 1 {
+            tx.execute_batch(COPY_VERSION_1)
+                .context("cannot copy the version 1 data")?;
+        }
     }
-    tx.execute_batch(TABLES)
-        .context("cannot apply the SQLite schema")?;
-    if has_v1 {
-        tx.execute_batch(COPY_VERSION_1)
-            .context("cannot copy the version 1 data")?;
-    }
+    tx.execute_batch(FROM_VERSION_2)
+        .context("cannot add the version 3 tables")?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit().context("cannot commit the schema")?;
-    if has_v1 {
-        tracing::info!("SQLite database upgraded from schema version 1 to {VERSION}");
+    if from > 0 {
+        tracing::info!("SQLite database upgraded from schema version {from} to {VERSION}");
     }
     Ok(())
 }

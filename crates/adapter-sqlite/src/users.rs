@@ -4,9 +4,9 @@ use billing_domain::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::SqliteStore;
 use crate::errors::{is_unique_violation, op};
 use crate::rows::{self, Sql, USER_COLUMNS, int, millis, user_columns};
+use crate::{SqliteStore, billings};
 
 pub(crate) fn find(conn: &Connection, key: &UserKey) -> rusqlite::Result<Option<User>> {
     // A text that is both a userId and an ObjectId matches by userId first.
@@ -60,9 +60,7 @@ pub(crate) fn write(conn: &Connection, u: &User, insert: bool) -> rusqlite::Resu
 /// Removes the user (by `_id`) and their billings, and dates the `userId`'s tombstone; returns
 /// how many billings went.
 pub(crate) fn delete(conn: &Connection, user: &User, at: Timestamp) -> rusqlite::Result<u64> {
-    let billings = conn
-        .prepare_cached("DELETE FROM billings WHERE user_id = ?1")?
-        .execute([user.user_id.as_str()])?;
+    let billings = billings::delete_returning(conn, "user_id", user.user_id.as_str(), at)?.len();
     conn.prepare_cached("DELETE FROM users WHERE id = ?1")?
         .execute([user.id.to_string()])?;
     conn.prepare_cached(
