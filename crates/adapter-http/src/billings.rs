@@ -3,16 +3,19 @@
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use billing_domain::{
-    BillingCursor, BillingId, BillingQuery, BillingService, Repository, Timestamp,
+    BillingCursor, BillingId, BillingQuery, BillingService, EventSeq, Repository, Timestamp,
 };
 
 use crate::error::{ApiError, ErrorCode};
 use crate::inbound::bodies::{CreateBillingBody, PayBody, UpdateBillingBody};
-use crate::inbound::queries::{GetBillingQuery, ListBillingsQuery, NoQuery, UserBillingsQuery};
+use crate::inbound::queries::{
+    BillingEventsQuery, GetBillingQuery, ListBillingsQuery, NoQuery, UserBillingsQuery,
+};
 use crate::inbound::{self, Problems};
-use crate::json::BillingJson;
 use crate::query::{filters, list_response, page};
 use crate::responses::Deleted;
+use event_envelope::BillingEventJson;
+use event_envelope::json::BillingJson;
 
 pub(crate) fn billing_id(raw: &str) -> Result<BillingId, ApiError> {
     BillingId::parse(raw)
@@ -93,6 +96,31 @@ pub async fn get<R: Repository>(
         let billing = svc.get_billing(&id).await?;
         Ok(HttpResponse::Ok().json(BillingJson::from(&billing)))
     }
+}
+
+/// A billing's events, oldest first: what the relay publishes, kept as its history.
+pub async fn events<R: Repository>(
+    svc: Data<BillingService<R>>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (q, pairs) = inbound::query::<BillingEventsQuery>(&req)?;
+    let id = billing_id(&id)?;
+    let page = page(q.limit, q.page, q.after.map(|a| a.0));
+    let limit = page.limit;
+    let listing = svc.billing_events(&id, &page).await?;
+    Ok(list_response(
+        &req,
+        &filters(pairs),
+        limit,
+        &listing,
+        EventSeq::encode,
+        &listing
+            .items
+            .iter()
+            .map(BillingEventJson::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 pub async fn update<R: Repository>(

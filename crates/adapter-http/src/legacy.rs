@@ -26,9 +26,9 @@ use crate::billings::{billing_id, invalid};
 use crate::error::{ApiError, ErrorCode};
 use crate::inbound::bodies::{NodeCreateBillingBody, NodeUpdateBillingBody};
 use crate::inbound::{self, Json};
-use crate::json::{AddressJson, BillingJson, NumberJson, PhoneJson, ScalarJson, date};
 use crate::query::SKIPPED;
 use crate::responses::Deleted;
+use event_envelope::json::{AddressJson, BillingJson, NumberJson, PhoneJson, ScalarJson, date};
 
 /// Billings per page of a streamed list: enough to keep round trips few, small enough that a
 /// page in memory is a few hundred KiB however long the list.

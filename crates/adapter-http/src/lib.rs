@@ -9,7 +9,6 @@ mod docs;
 pub mod error;
 mod events;
 mod inbound;
-mod json;
 mod legacy;
 mod openapi;
 pub mod ops;
@@ -46,12 +45,13 @@ use crate::inbound::bodies::{
     UpdateBillingBody, UpdateUserBody,
 };
 use crate::inbound::queries::{
-    GetBillingQuery, ListBillingsQuery, ListUsersQuery, UserBillingsQuery,
+    BillingEventsQuery, GetBillingQuery, ListBillingsQuery, ListUsersQuery, UserBillingsQuery,
 };
-use crate::json::{BillingJson, UserJson};
 use crate::legacy::NodeBillingWithUser;
 use crate::openapi::document;
 use crate::responses::{Alive, Deleted, EventResult, Health, Readiness, UserDeleted};
+use event_envelope::BillingEventJson;
+use event_envelope::json::{BillingJson, UserJson};
 
 async fn not_found() -> HttpResponse {
     ApiError::new(ErrorCode::NotFound, "No such route").error_response()
@@ -162,6 +162,7 @@ pub fn operations<R: Repository>() -> Vec<Operation> {
         op!(get "/api/billings/{billingId}", spec("getBilling", "billings", "A billing; ?expand=user embeds its user", &[400, 404]).query::<GetBillingQuery>().ok::<BillingJson>(200), billings::get::<R>),
         op!(put "/api/billings/{billingId}", spec("updateBilling", "billings", "Partial update", &[400, 404, 409, 413, 415]).paid_body::<UpdateBillingBody>(true).ok::<BillingJson>(200), billings::update::<R>),
         op!(delete "/api/billings/{billingId}", spec("deleteBilling", "billings", "Delete a billing", &[400, 404]).ok::<Deleted>(200), billings::delete::<R>),
+        op!(get "/api/billings/{billingId}/events", spec("listBillingEvents", "billings", "A billing's events, oldest first (a deleted billing's too): its history, as published", &[400, 404]).query::<BillingEventsQuery>().list::<BillingEventJson>(), billings::events::<R>),
         op!(post "/api/billings/{billingId}/pay", spec("payBilling", "billings", "Mark paid (a paid billing is returned unchanged)", &[400, 404, 413, 415]).body::<PayBody>(false).ok::<BillingJson>(200), billings::pay::<R>),
         op!(post "/api/events", spec("postEvent", "events", "Apply one customer event, as the Kafka consumer does", &[400, 409, 413, 415]).body::<event_envelope::EventBody>(true).ok::<EventResult>(200), events::post::<R>),
         op!(get "/billings", spec("nodeListBillings", "node", "Every billing in insertion order (the previous service's route; streamed)", &[]).list::<BillingJson>(), legacy::list_all::<R>),

@@ -11,9 +11,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::inbound::bodies::{CreateUserBody, UpdateUserBody};
 use crate::inbound::queries::{ListUsersQuery, NoQuery, UserBillingsQuery};
 use crate::inbound::{self, Problems};
-use crate::json::{BillingJson, UserJson};
 use crate::query::{filters, list_response, page};
 use crate::responses::UserDeleted;
+use event_envelope::json::{BillingJson, UserJson};
 
 pub(crate) fn user_key(raw: &str) -> Result<UserKey, ApiError> {
     UserKey::parse(raw).map_err(|_| ApiError::new(ErrorCode::UserNotFound, "User not found"))

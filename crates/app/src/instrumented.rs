@@ -10,11 +10,12 @@ use std::future::Future;
 use std::time::Instant;
 
 use billing_domain::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
-    DocumentId, Effect, EventOutcome, EventRepository, Limit, Listing, StorageError, Subject,
-    Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
-    UserQuery, UserRepository,
+    Billing, BillingCursor, BillingDraft, BillingEvent, BillingEventRepository, BillingId,
+    BillingPatch, BillingQuery, BillingRepository, CreateBillingError, CreateUserError,
+    CustomerEvent, DeleteBillingError, DeleteUserError, DocumentId, Effect, EventOutcome,
+    EventRepository, EventSeq, Limit, Listing, PageRequest, StorageError, Subject, Timestamp,
+    UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery,
+    UserRepository,
 };
 use telemetry::StorageMetrics;
 
@@ -128,11 +129,85 @@ impl<R: BillingRepository> BillingRepository for Instrumented<R> {
         .await
     }
 
-    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
+    async fn delete_billing(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
         timed(
             &self.metrics,
             "delete_billing",
-            self.inner.delete_billing(id),
+            self.inner.delete_billing(id, at),
+        )
+        .await
+    }
+}
+
+impl<R: BillingEventRepository> BillingEventRepository for Instrumented<R> {
+    async fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> Result<Listing<BillingEvent, EventSeq>, StorageError> {
+        timed(
+            &self.metrics,
+            "billing_events",
+            self.inner.billing_events(id, page),
+        )
+        .await
+    }
+
+    async fn unpublished_events(&self, limit: Limit) -> Result<Vec<BillingEvent>, StorageError> {
+        timed(
+            &self.metrics,
+            "unpublished_events",
+            self.inner.unpublished_events(limit),
+        )
+        .await
+    }
+
+    async fn mark_published(&self, seqs: &[EventSeq], at: Timestamp) -> Result<(), StorageError> {
+        timed(
+            &self.metrics,
+            "mark_published",
+            self.inner.mark_published(seqs, at),
+        )
+        .await
+    }
+
+    async fn record_overdue(&self, now: Timestamp, limit: Limit) -> Result<u64, StorageError> {
+        timed(
+            &self.metrics,
+            "record_overdue",
+            self.inner.record_overdue(now, limit),
+        )
+        .await
+    }
+
+    async fn prune_events(
+        &self,
+        before: Timestamp,
+        unpublished_too: bool,
+    ) -> Result<u64, StorageError> {
+        timed(
+            &self.metrics,
+            "prune_events",
+            self.inner.prune_events(before, unpublished_too),
+        )
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StorageError> {
+        timed(
+            &self.metrics,
+            "acquire_lease",
+            self.inner.acquire_lease(name, holder, now, until),
         )
         .await
     }

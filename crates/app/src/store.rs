@@ -8,11 +8,12 @@ use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
 use anyhow::Context;
 use billing_domain::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
-    DocumentId, Effect, EventOutcome, EventRepository, Limit, Listing, StorageError, Subject,
-    Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
-    UserQuery, UserRepository,
+    Billing, BillingCursor, BillingDraft, BillingEvent, BillingEventRepository, BillingId,
+    BillingPatch, BillingQuery, BillingRepository, CreateBillingError, CreateUserError,
+    CustomerEvent, DeleteBillingError, DeleteUserError, DocumentId, Effect, EventOutcome,
+    EventRepository, EventSeq, Limit, Listing, PageRequest, StorageError, Subject, Timestamp,
+    UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery,
+    UserRepository,
 };
 
 use crate::Settings;
@@ -171,8 +172,52 @@ impl BillingRepository for Store {
         delegate!(self, s => s.update_billing(id, patch, now))
     }
 
-    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
-        delegate!(self, s => s.delete_billing(id))
+    async fn delete_billing(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
+        delegate!(self, s => s.delete_billing(id, at))
+    }
+}
+
+impl BillingEventRepository for Store {
+    async fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> Result<Listing<BillingEvent, EventSeq>, StorageError> {
+        delegate!(self, s => s.billing_events(id, page))
+    }
+
+    async fn unpublished_events(&self, limit: Limit) -> Result<Vec<BillingEvent>, StorageError> {
+        delegate!(self, s => s.unpublished_events(limit))
+    }
+
+    async fn mark_published(&self, seqs: &[EventSeq], at: Timestamp) -> Result<(), StorageError> {
+        delegate!(self, s => s.mark_published(seqs, at))
+    }
+
+    async fn record_overdue(&self, now: Timestamp, limit: Limit) -> Result<u64, StorageError> {
+        delegate!(self, s => s.record_overdue(now, limit))
+    }
+
+    async fn prune_events(
+        &self,
+        before: Timestamp,
+        unpublished_too: bool,
+    ) -> Result<u64, StorageError> {
+        delegate!(self, s => s.prune_events(before, unpublished_too))
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StorageError> {
+        delegate!(self, s => s.acquire_lease(name, holder, now, until))
     }
 }
 

@@ -15,7 +15,9 @@
 //! all (an object where text is expected, a date that is not one) is left out, never the
 //! reason to refuse the event. `null` clears a field.
 
+mod billing_events;
 mod fields;
+pub mod json;
 pub mod schema;
 
 use std::fmt::Write as _;
@@ -29,6 +31,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+pub use billing_events::{BillingEventJson, billing_event_message};
 pub use fields::{
     Loose, Problem, SentAmount, SentDate, SentFlag, SentId, SentMessageId, SentText, Unusable,
 };

@@ -6,7 +6,7 @@ use utoipa::IntoParams;
 
 use super::errors::Problems;
 use super::values::{
-    BillingAfter, Date, Expand, Flag, PageLimit, PageNumber, UserAfter, UserIdParam,
+    BillingAfter, Date, EventAfter, Expand, Flag, PageLimit, PageNumber, UserAfter, UserIdParam,
 };
 
 /// `GET /api/users`.
@@ -103,6 +103,25 @@ pub struct UserBillingsQuery {
     #[deserr(default)]
     #[param(inline)]
     pub after: Option<BillingAfter>,
+}
+
+/// `GET /api/billings/:billingId/events`.
+#[derive(Debug, Deserr, IntoParams)]
+#[deserr(error = Problems, rename_all = camelCase, deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct BillingEventsQuery {
+    /// Items per page (1-500, default 50).
+    #[deserr(default)]
+    #[param(inline)]
+    pub limit: Option<PageLimit>,
+    /// 1-based page number; adds `X-Total-Count`. With `after`: the page-th page after it.
+    #[deserr(default)]
+    #[param(inline)]
+    pub page: Option<PageNumber>,
+    /// The cursor of a `Link: rel="next"` header.
+    #[deserr(default)]
+    #[param(inline)]
+    pub after: Option<EventAfter>,
 }
 
 /// `GET /api/billings/:billingId`.

@@ -8,8 +8,8 @@ use std::num::NonZeroU32;
 
 use billing_domain::{
     Amount, BIDI_CONTROLS, BillingCursor, BillingId, CONTROLS, CountryCode, DocumentId, Email,
-    INVISIBLE, Limit, MAX_ID_CHARS, Name, Number, PhoneNumber, Scalar, ServiceId, ShortText,
-    Timestamp, UserCursor, UserId, WHITE_SPACE, parse_timestamp,
+    EventSeq, INVISIBLE, Limit, MAX_ID_CHARS, Name, Number, PhoneNumber, Scalar, ServiceId,
+    ShortText, Timestamp, UserCursor, UserId, WHITE_SPACE, parse_timestamp,
 };
 use deserr::{Deserr, ErrorKind, IntoValue, Value, ValueKind, ValuePointerRef, take_cf_content};
 use utoipa::openapi::RefOr;
@@ -615,6 +615,25 @@ named_schema!(
     string_schema().pattern(Some(BillingCursor::PATTERN))
 );
 
+/// Where a page of a billing's events starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventAfter(pub EventSeq);
+
+impl Deserr<Problems> for EventAfter {
+    fn deserialize_from_value<V: IntoValue>(
+        value: Value<V>,
+        at: ValuePointerRef,
+    ) -> Result<Self, Problems> {
+        cursor(value, at, EventSeq::parse).map(EventAfter)
+    }
+}
+
+named_schema!(
+    EventAfter,
+    "BillingEventCursor",
+    string_schema().pattern(Some(EventSeq::PATTERN))
+);
+
 /// Where a page of users starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserAfter(pub UserCursor);
@@ -693,11 +712,15 @@ impl Deserr<Problems> for Recorded {
     }
 }
 
-named_schema!(
-    Recorded,
-    "Recorded",
-    OneOfBuilder::new()
-        .item(string_schema())
-        .item(ObjectBuilder::new().schema_type(Type::Number))
-        .description(Some("A value as recorded: text, or a number"))
-);
+// One schema for a recorded value, going in and coming out.
+impl PartialSchema for Recorded {
+    fn schema() -> RefOr<Schema> {
+        event_envelope::json::ScalarJson::schema()
+    }
+}
+
+impl ToSchema for Recorded {
+    fn name() -> Cow<'static, str> {
+        event_envelope::json::ScalarJson::name()
+    }
+}

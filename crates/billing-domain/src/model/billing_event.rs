@@ -119,6 +119,26 @@ impl fmt::Display for BillingEventId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventSeq(pub u64);
 
+impl EventSeq {
+    /// What [`EventSeq::parse`] takes: the decimal number.
+    pub const PATTERN: &'static str = "^[0-9]{1,20}$";
+
+    /// # Errors
+    /// When `raw` was not made by [`EventSeq::encode`].
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let digits = !raw.is_empty() && raw.len() <= 20 && raw.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| raw.parse().ok())
+            .flatten()
+            .map(Self)
+            .ok_or_else(|| InvalidValue::new("is not a cursor this service issued"))
+    }
+
+    pub fn encode(&self) -> String {
+        self.0.to_string()
+    }
+}
+
 impl fmt::Display for EventSeq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -203,6 +223,18 @@ mod tests {
             [BillingEventType::Paid]
         );
         assert!(BillingEventType::of_update(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn a_cursor_reads_back_and_nothing_else_reads() {
+        assert_eq!(EventSeq::parse(&EventSeq(42).encode()), Ok(EventSeq(42)));
+        assert_eq!(
+            EventSeq::parse(&u64::MAX.to_string()),
+            Ok(EventSeq(u64::MAX))
+        );
+        for bad in ["", "-1", "1e3", "18446744073709551616", "abc"] {
+            assert!(EventSeq::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

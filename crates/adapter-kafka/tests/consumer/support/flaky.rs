@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use billing_domain::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, CreateUserError, CustomerEvent, DeleteBillingError, DeleteUserError,
-    DocumentId, Effect, EventOutcome, EventRepository, Limit, Listing, StorageError, Subject,
-    Timestamp, UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch,
-    UserQuery, UserRepository,
+    Billing, BillingCursor, BillingDraft, BillingEvent, BillingEventRepository, BillingId,
+    BillingPatch, BillingQuery, BillingRepository, CreateBillingError, CreateUserError,
+    CustomerEvent, DeleteBillingError, DeleteUserError, DocumentId, Effect, EventOutcome,
+    EventRepository, EventSeq, Limit, Listing, PageRequest, StorageError, Subject, Timestamp,
+    UpdateBillingError, UpdateUserError, User, UserCursor, UserKey, UserPatch, UserQuery,
+    UserRepository,
 };
 
 #[derive(Debug, Clone)]
@@ -195,8 +196,49 @@ impl<S: BillingRepository> BillingRepository for FlakyStore<S> {
     fn delete_billing(
         &self,
         id: &BillingId,
+        at: Timestamp,
     ) -> impl Future<Output = Result<(), DeleteBillingError>> + Send {
-        self.inner.delete_billing(id)
+        self.inner.delete_billing(id, at)
+    }
+}
+
+impl<S: BillingEventRepository> BillingEventRepository for FlakyStore<S> {
+    async fn billing_events(
+        &self,
+        id: &BillingId,
+        page: &PageRequest<EventSeq>,
+    ) -> Result<Listing<BillingEvent, EventSeq>, StorageError> {
+        self.inner.billing_events(id, page).await
+    }
+
+    async fn unpublished_events(&self, limit: Limit) -> Result<Vec<BillingEvent>, StorageError> {
+        self.inner.unpublished_events(limit).await
+    }
+
+    async fn mark_published(&self, seqs: &[EventSeq], at: Timestamp) -> Result<(), StorageError> {
+        self.inner.mark_published(seqs, at).await
+    }
+
+    async fn record_overdue(&self, now: Timestamp, limit: Limit) -> Result<u64, StorageError> {
+        self.inner.record_overdue(now, limit).await
+    }
+
+    async fn prune_events(
+        &self,
+        before: Timestamp,
+        unpublished_too: bool,
+    ) -> Result<u64, StorageError> {
+        self.inner.prune_events(before, unpublished_too).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StorageError> {
+        self.inner.acquire_lease(name, holder, now, until).await
     }
 }
 

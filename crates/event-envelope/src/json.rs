@@ -1,4 +1,4 @@
-//! Response bodies: the JSON names and shapes existing clients use (those of the previous
+//! Bodies of billings and users: the JSON names and shapes existing clients use (those of the previous
 //! Node/Mongoose service), dates as RFC 3339 UTC with milliseconds. Recorded values go out as
 //! they are stored: text as strings, numbers as numbers (as JavaScript prints them), a missing
 //! optional billing field as `null`.
@@ -9,10 +9,8 @@ use billing_domain::{Address, Billing, Number, Phone, Scalar, Timestamp, User};
 use chrono::{Datelike, SecondsFormat, Timelike};
 use serde::{Serialize, Serializer};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
-
-use crate::inbound::values::Recorded;
 
 pub fn date(t: Timestamp) -> String {
     // Written by hand for the years of four digits (every date in practice): chrono's
@@ -73,13 +71,17 @@ pub struct ScalarJson<'a>(pub &'a Scalar);
 
 impl PartialSchema for ScalarJson<'_> {
     fn schema() -> RefOr<Schema> {
-        Recorded::schema()
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some("A value as recorded: text, or a number"))
+            .into()
     }
 }
 
 impl ToSchema for ScalarJson<'_> {
     fn name() -> Cow<'static, str> {
-        Recorded::name()
+        Cow::Borrowed("Recorded")
     }
 }
 
@@ -96,7 +98,7 @@ fn scalar(v: &Option<Scalar>) -> Option<ScalarJson<'_>> {
     v.as_ref().map(ScalarJson)
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Address)]
 pub struct AddressJson<'a> {
@@ -121,7 +123,7 @@ impl<'a> From<&'a Address> for AddressJson<'a> {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Phone)]
 pub struct PhoneJson<'a> {
@@ -140,7 +142,7 @@ impl<'a> From<&'a Phone> for PhoneJson<'a> {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = User)]
 pub struct UserJson<'a> {
@@ -179,7 +181,7 @@ impl<'a> From<&'a User> for UserJson<'a> {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Billing)]
 pub struct BillingJson<'a> {
