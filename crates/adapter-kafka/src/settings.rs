@@ -71,6 +71,8 @@ pub struct KafkaSettings {
     pub group_id: String,
     /// `KAFKA_CLIENT_ID`.
     pub client_id: String,
+    /// `KAFKA_BILLING_EVENTS_TOPIC`: where the relay publishes the billing events.
+    pub billing_events_topic: String,
     /// `KAFKA_DLQ_TOPIC`: `<topic>.dlq` when unset (see [`KafkaSettings::dead_letter_topic`]).
     pub dlq_topic: Option<String>,
     /// `KAFKA_MAX_RETRIES`: failed connection attempts before readiness says `degraded`.
@@ -109,6 +111,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("group_id", &self.group_id)
             .field("client_id", &self.client_id)
             .field("dlq_topic", &self.dead_letter_topic())
+            .field("billing_events_topic", &self.billing_events_topic)
             .field("auto_offset_reset", &self.auto_offset_reset)
             .field("security_protocol", &self.security_protocol)
             .field("sasl_mechanism", &self.sasl_mechanism)
@@ -188,7 +191,7 @@ impl KafkaSettings {
 
     pub(crate) fn producer_config(&self) -> ClientConfig {
         let mut c = self.common();
-        // A dead letter must not be lost or doubled by a retry.
+        // A dead letter or a billing event must not be lost, doubled or reordered by a retry.
         c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "30000");
@@ -207,6 +210,7 @@ mod tests {
             group_id: "billing".to_owned(),
             client_id: "billing".to_owned(),
             dlq_topic: None,
+            billing_events_topic: "billing-events".to_owned(),
             max_retries: 5,
             security_protocol: None,
             sasl_mechanism: None,

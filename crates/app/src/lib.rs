@@ -5,6 +5,7 @@ mod commands;
 mod instrumented;
 pub mod settings;
 mod store;
+mod sweeper;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use adapter_http::{ApiToken, HttpOptions, Probes};
-use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings};
+use adapter_kafka::{ConsumerState, ConsumerStatus, KafkaSettings, RelayOptions};
 use adapter_system::{ObjectIdGenerator, SystemClock};
 use anyhow::Context;
 use billing_domain::{Amount, BillingService, EventDefaults, Repository};
@@ -25,25 +26,38 @@ pub use settings::Settings;
 pub use store::Store;
 
 use crate::instrumented::Instrumented;
+use crate::sweeper::SweepOptions;
 
-/// A built, bound service: HTTP not yet serving, the consumer (if configured) already running.
+/// A built, bound service: HTTP not yet serving; the consumer and the relay (if configured) and
+/// the overdue sweep already running.
 pub struct Application {
     port: u16,
     server: Server,
-    consumer: Option<ConsumerTask>,
+    background: Background,
     consumer_status: Arc<ConsumerStatus>,
 }
 
-struct ConsumerTask {
+/// A task that runs beside HTTP until told to stop.
+struct Task {
+    name: &'static str,
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
+/// What runs beside HTTP: the consumer and the relay when Kafka is configured, the sweep always.
+#[derive(Default)]
+struct Background {
+    /// Stopped before HTTP: the consumer.
+    first: Vec<Task>,
+    /// Stopped after HTTP, so that the last requests' events are relayed too.
+    last: Vec<Task>,
+}
+
 /// Stops the service in order: the consumer first (stop fetching, finish the batch in hand,
-/// commit, leave the group), then HTTP (finish requests in flight).
+/// commit, leave the group), the relay and the sweep, then HTTP (finish requests in flight).
 pub struct Stopper {
     http: ServerHandle,
-    consumer: Option<ConsumerTask>,
+    background: Background,
 }
 
 impl std::fmt::Debug for Application {
@@ -61,11 +75,11 @@ impl std::fmt::Debug for Stopper {
     }
 }
 
-impl ConsumerTask {
-    /// Generic over the store on purpose: for a concrete one, rustc looks into its futures and
-    /// cannot prove the consumer's `Send` for every lifetime (rust-lang/rust#100013), though it
-    /// is; over `R`, the ports' `Send` bounds are what it checks.
-    fn spawn<R: Repository>(
+// The spawners are generic over the store on purpose: for a concrete one, rustc looks into its
+// futures and cannot prove the tasks `Send` for every lifetime (rust-lang/rust#100013), though
+// they are; over `R`, the ports' `Send` bounds are what it checks.
+impl Task {
+    fn consumer<R: Repository>(
         kafka: &KafkaSettings,
         service: &Arc<BillingService<R>>,
         status: &Arc<ConsumerStatus>,
@@ -77,7 +91,55 @@ impl ConsumerTask {
             Arc::clone(status),
             stopped,
         ));
-        Self { stop, task }
+        Self {
+            name: "consumer",
+            stop,
+            task,
+        }
+    }
+
+    fn relay<R: Repository>(kafka: &KafkaSettings, service: &Arc<BillingService<R>>) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let task = tokio::spawn(adapter_kafka::relay(
+            kafka.clone(),
+            Arc::clone(service),
+            RelayOptions::new(holder),
+            stopped,
+        ));
+        Self {
+            name: "relay",
+            stop,
+            task,
+        }
+    }
+
+    fn sweeper<R: Repository>(service: &Arc<BillingService<R>>, options: SweepOptions) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let service = Arc::clone(service);
+        let task = tokio::spawn(async move {
+            sweeper::run(service, options, stopped).await;
+            Ok(())
+        });
+        Self {
+            name: "overdue sweep",
+            stop,
+            task,
+        }
+    }
+}
+
+/// Stops each in order, waiting for it to finish.
+async fn stop_all(tasks: Vec<Task>) {
+    {
+        for task in tasks {
+            let _ = task.stop.send(true);
+            match task.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "the {} failed", task.name),
+                Err(e) => tracing::error!(error = %e, "the {} task failed", task.name),
+            }
+        }
     }
 }
 
@@ -123,7 +185,8 @@ impl Application {
             )
             .with_event_defaults(defaults),
         );
-        let (consumer, consumer_status) = match &settings.kafka {
+        let mut background = Background::default();
+        let consumer_status = match &settings.kafka {
             Some(kafka) => {
                 kafka.check().context(
                     "invalid Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, ...)",
@@ -132,14 +195,31 @@ impl Application {
                     ConsumerState::Connecting,
                     telemetry.events().clone(),
                 ));
-                let task = ConsumerTask::spawn(kafka, &service, &status);
-                (Some(task), status)
+                background
+                    .first
+                    .push(Task::consumer(kafka, &service, &status));
+                background.last.push(Task::relay(kafka, &service));
+                status
             }
             None => {
-                tracing::info!("KAFKA_BROKERS is not set: the customer event consumer is off");
-                (None, Arc::new(ConsumerStatus::new(ConsumerState::Disabled)))
+                tracing::info!(
+                    "KAFKA_BROKERS is not set: the customer event consumer and the billing \
+                     event relay are off (billing events are still recorded)"
+                );
+                Arc::new(ConsumerStatus::new(ConsumerState::Disabled))
             }
         };
+        let events = &settings.billing_events;
+        background.last.push(Task::sweeper(
+            &service,
+            SweepOptions {
+                every: Duration::from_secs(events.overdue_sweep_seconds),
+                retention: events
+                    .retention_days
+                    .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
+                relayed: settings.kafka.is_some(),
+            },
+        ));
         let server = adapter_http::server(
             listener,
             service,
@@ -150,7 +230,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            consumer,
+            background,
             consumer_status,
         })
     }
@@ -173,7 +253,7 @@ impl Application {
     pub fn stopper(&mut self) -> Stopper {
         Stopper {
             http: self.server.handle(),
-            consumer: self.consumer.take(),
+            background: std::mem::take(&mut self.background),
         }
     }
 
@@ -187,17 +267,12 @@ impl Application {
 }
 
 impl Stopper {
-    /// Stops the consumer (waiting for it to commit and leave its group), then HTTP.
+    /// Stops the consumer (waiting for it to commit and leave its group), the relay and the
+    /// sweep, then HTTP.
     pub async fn stop(self, graceful: bool) {
-        if let Some(consumer) = self.consumer {
-            let _ = consumer.stop.send(true);
-            match consumer.task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "the consumer failed"),
-                Err(e) => tracing::error!(error = %e, "the consumer task failed"),
-            }
-        }
+        stop_all(self.background.first).await;
         self.http.stop(graceful).await;
+        stop_all(self.background.last).await;
     }
 }
 

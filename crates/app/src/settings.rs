@@ -17,7 +17,7 @@ const DEFAULTS: &str = include_str!("../../../config/default.toml");
 const DEFAULT_CONFIG_DIR: &str = "config";
 
 /// Each setting's environment variable, and the key it sets in the configuration files.
-const ENVIRONMENT: [(&str, &str); 29] = [
+const ENVIRONMENT: [(&str, &str); 32] = [
     ("PORT", "http.port"),
     ("BIND_ADDRESS", "http.bind_address"),
     ("HTTP_WORKERS", "http.workers"),
@@ -34,6 +34,7 @@ const ENVIRONMENT: [(&str, &str); 29] = [
     ("KAFKA_GROUP_ID", "kafka.group_id"),
     ("KAFKA_CLIENT_ID", "kafka.client_id"),
     ("KAFKA_DLQ_TOPIC", "kafka.dlq_topic"),
+    ("KAFKA_BILLING_EVENTS_TOPIC", "kafka.billing_events_topic"),
     ("KAFKA_MAX_RETRIES", "kafka.max_retries"),
     ("KAFKA_SECURITY_PROTOCOL", "kafka.security_protocol"),
     ("KAFKA_SASL_MECHANISM", "kafka.sasl_mechanism"),
@@ -44,6 +45,14 @@ const ENVIRONMENT: [(&str, &str); 29] = [
     ("KAFKA_MAX_POLL_INTERVAL_MS", "kafka.max_poll_interval_ms"),
     ("KAFKA_HEARTBEAT_INTERVAL_MS", "kafka.heartbeat_interval_ms"),
     ("KAFKA_AUTO_OFFSET_RESET", "kafka.auto_offset_reset"),
+    (
+        "BILLING_EVENTS_RETENTION_DAYS",
+        "billing_events.retention_days",
+    ),
+    (
+        "OVERDUE_SWEEP_SECONDS",
+        "billing_events.overdue_sweep_seconds",
+    ),
     ("INITIAL_BILLING_DUE_DAYS", "initial_billing.due_days"),
     ("INITIAL_BILLING_AMOUNT", "initial_billing.amount"),
     ("LOG_FORMAT", "log.format"),
@@ -73,6 +82,7 @@ pub struct Settings {
     /// The customer event consumer: `None` when `KAFKA_BROKERS` is unset.
     #[serde(deserialize_with = "consumer_when_brokers_are_set")]
     pub kafka: Option<KafkaSettings>,
+    pub billing_events: BillingEventSettings,
     pub initial_billing: InitialBillingSettings,
     pub log: LogSettings,
 }
@@ -115,6 +125,17 @@ pub struct StorageSettings {
     /// `BILLING_ID_BLOCK`: billing numbers a MongoDB instance reserves at a time (1: one per
     /// creation, consecutive across instances).
     pub billing_id_block: u32,
+}
+
+/// The billing events' history and the overdue sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingEventSettings {
+    /// `BILLING_EVENTS_RETENTION_DAYS`: events older than this are removed once published;
+    /// unset: kept forever.
+    pub retention_days: Option<u32>,
+    /// `OVERDUE_SWEEP_SECONDS`: how often unpaid billings past due get their `Billing.Overdue`.
+    pub overdue_sweep_seconds: u64,
 }
 
 /// The billing a `Customer.Created` event creates when the event does not say.
@@ -319,6 +340,16 @@ impl Settings {
                 "must be above 0",
             ),
             (
+                "OVERDUE_SWEEP_SECONDS",
+                self.billing_events.overdue_sweep_seconds > 0,
+                "must be above 0",
+            ),
+            (
+                "BILLING_EVENTS_RETENTION_DAYS",
+                self.billing_events.retention_days != Some(0),
+                "must be above 0 (unset keeps the events forever)",
+            ),
+            (
                 "API_TOKENS",
                 self.auth
                     .api_tokens
@@ -340,8 +371,13 @@ type Check = (&'static str, bool, &'static str);
 /// A block past this would leave gaps no operator wants explained.
 const MAX_BILLING_ID_BLOCK: u32 = 1_000_000;
 
-fn kafka_checks(kafka: &KafkaSettings) -> [Check; 3] {
+fn kafka_checks(kafka: &KafkaSettings) -> [Check; 4] {
     [
+        (
+            "KAFKA_BILLING_EVENTS_TOPIC",
+            !kafka.billing_events_topic.trim().is_empty(),
+            "must not be empty",
+        ),
         (
             "KAFKA_MAX_RETRIES",
             kafka.max_retries > 0,
