@@ -168,6 +168,11 @@ impl TestApp {
         self.running = Some(running);
     }
 
+    /// The settings it runs with (a second instance on the same store copies `storage`).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

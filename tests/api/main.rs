@@ -1,6 +1,7 @@
 //! Black-box system tests: the whole service, built by `app::Application` on a free port over a
 //! fresh SQLite file, driven over real sockets with an HTTP client.
 
+mod billing_events;
 mod billings;
 mod concurrency;
 mod durability;

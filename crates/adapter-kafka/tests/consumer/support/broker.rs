@@ -34,6 +34,7 @@ pub fn consumer_settings(brokers: String, topic: &str, group: &str) -> KafkaSett
         group_id: group.to_owned(),
         client_id: "billing-consumer-tests".to_owned(),
         dlq_topic: None,
+        billing_events_topic: "billing-events".to_owned(),
         max_retries: 5,
         security_protocol: None,
         sasl_mechanism: None,
@@ -294,6 +295,11 @@ impl std::fmt::Debug for DeadLetters {
 
 impl DeadLetters {
     pub fn open(topic: &Topic) -> Self {
+        Self::reading(&topic.dlq)
+    }
+
+    /// A reader of any topic from its beginning (the relay's, say).
+    pub fn reading(topic: &str) -> Self {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers())
             .set("group.id", unique("dlq-reader"))
@@ -308,7 +314,7 @@ impl DeadLetters {
         let mut partitions = TopicPartitionList::new();
         for p in 0..PARTITIONS {
             partitions
-                .add_partition_offset(&topic.dlq, p, Offset::Beginning)
+                .add_partition_offset(topic, p, Offset::Beginning)
                 .expect("a partition to read");
         }
         consumer
@@ -316,7 +322,7 @@ impl DeadLetters {
             .expect("the dead-letter partitions");
         Self {
             consumer,
-            topic: topic.dlq.clone(),
+            topic: topic.to_owned(),
         }
     }
 
