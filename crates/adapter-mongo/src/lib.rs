@@ -21,6 +21,7 @@ mod docs;
 mod errors;
 mod events;
 mod indexes;
+mod seq;
 mod transactions;
 mod users;
 
