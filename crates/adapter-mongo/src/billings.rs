@@ -1,7 +1,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use billing_domain::{
-    Billing, BillingCursor, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
+    Billing, BillingCursor, BillingEventType, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
     CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, PageRequest,
     Position, StorageError, Timestamp, UpdateBillingError, User, UserKey, timestamp_from_millis,
 };
@@ -10,6 +10,7 @@ use mongodb::options::ReturnDocument;
 
 use crate::docs::{self, as_u64, date, oid};
 use crate::errors::{is_duplicate_key, op, storage, unreadable};
+use crate::outbox::Pending;
 use crate::transactions::{Failed, with_transaction};
 use crate::{MongoStore, all_of, list_page, raw_id};
 
@@ -132,7 +133,7 @@ impl MongoStore {
         Ok(numbers)
     }
 
-    async fn find_billing_doc(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
+    pub(crate) async fn find_billing_doc(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
         self.inner
             .billings
             .find_one(doc! { "billingId": id.as_str() })
@@ -149,14 +150,15 @@ impl MongoStore {
     /// one document. A crash or a refusal after the number is taken leaves an unused number (a
     /// gap), never a duplicate.
     ///
-    /// - With transactions (replica set, sharded cluster), four operations: in a transaction,
+    /// - With transactions (replica set, sharded cluster), five operations: in a transaction,
     ///   one `findOneAndUpdate` of the user that reads it and marks it (`lastBilling`, the new
     ///   billing's `_id`: never the value already there, so it is a real write), the `$inc`
-    ///   outside it, the insert, the commit. The write makes a concurrent suspension or
-    ///   deletion conflict with the creation, so one of them is retried and they cannot
-    ///   interleave.
-    /// - Without (standalone), four too: read the user, `$inc`, insert, then read the user
-    ///   again and remove the billing if they were suspended or deleted meanwhile. A
+    ///   outside it, the insert, its `Billing.Created` (`outbox.rs`), the commit. The write
+    ///   makes a concurrent suspension or deletion conflict with the creation, so one of them
+    ///   is retried and they cannot interleave.
+    /// - Without (standalone), five too: read the user, `$inc`, insert, then read the user
+    ///   again and remove the billing if they were suspended or deleted meanwhile, and record
+    ///   the event once the billing stays (a crash just before loses the event). A
     ///   deletion's final sweep removes what a creation inserted just before the user went.
     ///   What this cannot prevent: a billing visible for the instant between its insert and
     ///   its removal, and, after a crash in that instant, a billing for a user suspended in
@@ -216,6 +218,10 @@ impl MongoStore {
                 .map_err(op::<CreateBillingError>)?;
             return Err(refused);
         }
+        // Only once the billing is sure to stay: a creation undone records nothing.
+        self.record(&[created(&billing)], None)
+            .await
+            .map_err(op::<CreateBillingError>)?;
         Ok(billing)
     }
 
@@ -273,12 +279,15 @@ impl MongoStore {
                     .session(&mut session)
                     .await
                 {
-                    Ok(_) => Ok(Ok(billing)),
+                    Ok(_) => {}
                     Err(e) if is_duplicate_key(&e) => {
-                        Ok(Err(CreateBillingError::Duplicate(billing.billing_id)))
+                        return Ok(Err(CreateBillingError::Duplicate(billing.billing_id)));
                     }
-                    Err(e) => Err(e),
+                    Err(e) => return Err(e),
                 }
+                self.record(&[created(&billing)], Some(&mut session))
+                    .await?;
+                Ok(Ok(billing))
             }
             .await;
             (session, attempt)
@@ -296,6 +305,11 @@ impl MongoStore {
             .into(),
         })
     }
+}
+
+/// A new billing's `Billing.Created`, dated its creation.
+pub(crate) fn created(billing: &Billing) -> Pending<'_> {
+    Pending::new(BillingEventType::Created, billing, billing.created_at)
 }
 
 pub(crate) fn billing_document(billing: &Billing, source_event: Option<&MessageId>) -> Document {
@@ -359,25 +373,14 @@ impl BillingRepository for MongoStore {
         patch: BillingPatch,
         now: Timestamp,
     ) -> Result<Billing, UpdateBillingError> {
-        docs::update_guarded(
-            &self.inner.billings,
-            || self.find_billing_doc(id),
-            |billing| Ok(patch.apply(billing, now)?),
-            || UpdateBillingError::NotFound,
-        )
-        .await
+        self.update(id, &patch, now).await
     }
 
-    async fn delete_billing(&self, id: &BillingId) -> Result<(), DeleteBillingError> {
-        let result = self
-            .inner
-            .billings
-            .delete_one(doc! { "billingId": id.as_str() })
-            .await
-            .map_err(op::<DeleteBillingError>)?;
-        if result.deleted_count == 0 {
-            return Err(DeleteBillingError::NotFound);
-        }
-        Ok(())
+    async fn delete_billing(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
+        self.delete(id, at).await
     }
 }

@@ -9,26 +9,30 @@
 //! writes span the user's billings), and, found while writing, anything that changed under the
 //! batch since it was read (a user created or changed through the API, an initial billing
 //! already there). The fallback starts from a fresh read, so whatever part of the bulk was
-//! written is found and not written twice.
-//! - With transactions the whole bulk is one transaction: a fallback finds nothing of it. A
-//!   user the batch bills is written in it (`lastBilling`), so a concurrent suspension or
-//!   deletion conflicts with the batch, as with `POST /api/billings`.
+//! written is found and not written twice. The initial billings' `Billing.Created` events go
+//! in one more `insert_many` (`outbox.rs`).
+//! - With transactions the whole bulk, its events too, is one transaction: a fallback finds
+//!   nothing of it. A user the batch bills is written in it (`lastBilling`), so a concurrent
+//!   suspension or deletion conflicts with the batch, as with `POST /api/billings`.
 //! - Without, the effects are written first and the inbox last, as one event at a time does,
 //!   so a crash in between is a redelivery that finds the effects there. The billed users are
 //!   read again after the billings are in; a billing for a user changed meanwhile is removed
-//!   and its batch falls back, which decides it on the user as they are now.
+//!   and its batch falls back, which decides it on the user as they are now. The events are
+//!   written once the billings are sure to stay, before the inbox: a crash just before them
+//!   loses them.
 
 use std::collections::{HashMap, HashSet};
 
 use billing_domain::{
-    BillingDraft, BillingId, CustomerEvent, Effect, EventOutcome, MessageId, Phone, StorageError,
+    Billing, BillingDraft, BillingId, CustomerEvent, Effect, EventOutcome, MessageId, Phone, StorageError,
     Subject, User,
 };
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 
 use crate::MongoStore;
-use crate::billings::billing_document;
+use crate::billings::{billing_document, created};
+use crate::outbox::Pending;
 use crate::docs::{self, oid};
 use crate::errors::{self, is_duplicate_key, storage};
 use crate::events::{BatchState, inbox_entry, only_duplicates};
@@ -134,21 +138,27 @@ impl MongoStore {
         plan: Plan,
     ) -> Result<Option<Vec<EventOutcome>>, StorageError> {
         let numbers = self.reserve_numbers(plan.billings.len() as u64).await?;
-        let billings: Vec<Document> = plan
+        let billings: Vec<Billing> = plan
             .billings
             .iter()
             .zip(numbers)
-            .map(|((draft, event, phone), n)| {
-                let billing = draft
+            .map(|((draft, _, phone), n)| {
+                draft
                     .clone()
-                    .into_billing(BillingId::from_sequence(n), phone.clone());
-                billing_document(&billing, Some(event))
+                    .into_billing(BillingId::from_sequence(n), phone.clone())
             })
             .collect();
+        let documents: Vec<Document> = billings
+            .iter()
+            .zip(&plan.billings)
+            .map(|(billing, (_, event, _))| billing_document(billing, Some(event)))
+            .collect();
+        let events: Vec<Pending<'_>> = billings.iter().map(created).collect();
         let written = if self.transactions() {
-            self.write_in_transaction(&plan, &billings).await?
+            self.write_in_transaction(&plan, &documents, &events)
+                .await?
         } else {
-            self.write_in_order(&plan, billings).await?
+            self.write_in_order(&plan, documents, &events).await?
         };
         Ok(written.ok().map(|()| plan.outcomes))
     }
@@ -157,6 +167,7 @@ impl MongoStore {
         &self,
         plan: &Plan,
         billings: &[Document],
+        events: &[Pending<'_>],
     ) -> Result<Result<(), Changed>, StorageError> {
         let written = with_transaction(self.client(), |mut session| async move {
             let attempt = async {
@@ -180,6 +191,7 @@ impl MongoStore {
                         Err(e) => return Err(e),
                     }
                 }
+                self.record(events, Some(&mut session)).await?;
                 Ok(Ok(()))
             }
             .await;
@@ -199,6 +211,7 @@ impl MongoStore {
         &self,
         plan: &Plan,
         billings: Vec<Document>,
+        events: &[Pending<'_>],
     ) -> Result<Result<(), Changed>, StorageError> {
         if let Err(changed) = self.write_users(plan, None).await.map_err(storage)? {
             return Ok(Err(changed));
@@ -223,6 +236,9 @@ impl MongoStore {
                 .map_err(storage)?;
             return Ok(Err(Changed));
         }
+        // After the billings and before the inbox: a crash in between is a redelivery that
+        // finds the billings there and bills (and records) nothing again.
+        self.record(events, None).await.map_err(storage)?;
         self.write_entries(plan).await.map(Ok)
     }
 

@@ -92,14 +92,14 @@ fn get_date(d: &Document, key: &str) -> anyhow::Result<Option<Timestamp>> {
 }
 
 /// An optional date; one that is not a date is read as absent, with a warning.
-fn optional_date(d: &Document, key: &str) -> Option<Timestamp> {
+pub(crate) fn optional_date(d: &Document, key: &str) -> Option<Timestamp> {
     get_date(d, key)
         .inspect_err(|e| tracing::warn!(field = key, error = %e, "ignoring a stored date"))
         .ok()
         .flatten()
 }
 
-fn required_date(d: &Document, key: &str) -> anyhow::Result<Timestamp> {
+pub(crate) fn required_date(d: &Document, key: &str) -> anyhow::Result<Timestamp> {
     get_date(d, key)?.ok_or_else(|| anyhow!("`{key}` is missing"))
 }
 
@@ -431,16 +431,6 @@ impl Stored for User {
     }
 }
 
-impl Stored for Billing {
-    fn document_id(&self) -> DocumentId {
-        self.id
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Option<Bson>)> {
-        billing_fields(self)
-    }
-}
-
 /// How many times an update re-reads a document that keeps changing under it.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
 
@@ -485,4 +475,34 @@ where
     Err(E::from(billing_domain::StorageError::Unknown(anyhow!(
         "the document kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_other_writers_add_do_not_change_the_billing_read() {
+        let t = billing_domain::parse_timestamp("2025-10-01T10:00:00.123Z").expect("a date");
+        let billing = Billing {
+            id: DocumentId::parse("65a1b2c3d4e5f60718293a4b").expect("an id"),
+            billing_id: BillingId::from_sequence(3),
+            user_id: UserId::parse("u1").expect("a userId"),
+            generation_date: t,
+            due_date: Some(t),
+            service_id: None,
+            total_invoice: Some(Number::Int(1000)),
+            payment: Payment::UNPAID,
+            phone: Phone::default(),
+            created_at: t,
+            updated_at: t,
+        };
+        let mut d = new_billing_doc(&billing);
+        assert_eq!(super::billing(&d).expect("readable"), billing);
+        // The overdue sweep's mark, Mongoose's version key, the creating event.
+        d.insert("overdueFor", date(t));
+        d.insert("__v", 3_i32);
+        d.insert("sourceEventId", "evt-1");
+        assert_eq!(super::billing(&d).expect("readable"), billing);
+    }
 }

@@ -4,10 +4,56 @@
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use crate::errors;
+use crate::{Inner, errors};
+
+fn index(keys: Document, options: Option<IndexOptions>) -> IndexModel {
+    IndexModel::builder().keys(keys).options(options).build()
+}
+
+fn unique() -> Option<IndexOptions> {
+    Some(IndexOptions::builder().unique(true).build())
+}
+
+/// Creates every index the store needs that is missing.
+///
+/// # Errors
+/// When the indexes cannot be listed or one cannot be created.
+pub(crate) async fn create(inner: &Inner) -> anyhow::Result<()> {
+    ensure(&inner.users, vec![index(doc! { "userId": 1 }, unique())]).await?;
+    ensure(
+        &inner.billings,
+        vec![
+            index(doc! { "billingId": 1 }, unique()),
+            // Each list's sort, with its `_id` tie-break, so a page is read off the index
+            // in order: a user's billings, and all billings.
+            index(doc! { "userId": 1, "generationDate": -1, "_id": -1 }, None),
+            index(doc! { "dueDate": 1 }, None),
+            index(doc! { "generationDate": -1, "_id": -1 }, None),
+            index(
+                doc! { "sourceEventId": 1 },
+                Some(IndexOptions::builder().unique(true).sparse(true).build()),
+            ),
+            // The overdue sweep: billings not marked yet (`overdueFor` missing), oldest due
+            // date first (`overdue.rs`).
+            index(doc! { "overdueFor": 1, "dueDate": 1, "_id": 1 }, None),
+        ],
+    )
+    .await?;
+    ensure(
+        &inner.billing_events,
+        vec![
+            // The relay's queue, in order; a billing's history, in order; pruning by date.
+            index(doc! { "published": 1, "_id": 1 }, None),
+            index(doc! { "billingId": 1, "_id": 1 }, None),
+            index(doc! { "at": 1 }, None),
+        ],
+    )
+    .await
+}
 
 /// The server says the collection does not exist yet.
 const NAMESPACE_NOT_FOUND: i32 = 26;

@@ -1,6 +1,7 @@
 //! The production store: MongoDB, through the official driver, in the collections and document
 //! shapes of the previous Node/Mongoose service (`users`, `billings`, `counters`), so both
-//! services can share one database.
+//! services can share one database; the collections only this service has are its own
+//! (`processed_events`, `deleted_users`, `billing_events`, `leases`).
 //!
 //! What is atomic, and how:
 //! - The `billingId` sequence is `counters {_id: "billingId", seq}`, advanced with one atomic
@@ -13,15 +14,24 @@
 //!   (see `billings::create` and `users::delete`).
 //! - Updates `$set` only the fields that changed, guarded by their old values (optimistic
 //!   concurrency), so fields we do not know survive and concurrent updates are not lost.
+//! - Every change of a billing records its billing events in `billing_events` (the outbox,
+//!   `outbox.rs`), in the change's transaction where there are transactions, right after it
+//!   where there are none.
 
 mod billings;
 mod blocks;
 mod bulk;
 mod docs;
 mod errors;
+mod event_log;
 mod events;
 mod indexes;
+mod leases;
+mod outbox;
+mod overdue;
+mod seq;
 mod transactions;
+mod updates;
 mod users;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,8 +45,8 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::ErrorKind;
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
-use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
+use mongodb::{Client, Collection, Database};
 
 pub use errors::is_unavailable;
 
@@ -70,6 +80,12 @@ struct Inner {
     processed_events: Collection<Document>,
     /// A tombstone per deleted `userId`: `{_id: userId, deletedAt}`.
     deleted_users: Collection<Document>,
+    /// The billing events: the outbox, and each billing's history (`outbox.rs`).
+    billing_events: Collection<Document>,
+    /// `{_id: name, holder, expiresAt}` (`leases.rs`).
+    leases: Collection<Document>,
+    /// Numbers the billing events.
+    seq: seq::SeqGenerator,
     /// Learnt from the server's `hello`; false until then.
     transactions: AtomicBool,
     indexes_ready: AtomicBool,
@@ -195,6 +211,9 @@ impl MongoStore {
                 counters: db.collection("counters"),
                 processed_events: db.collection("processed_events"),
                 deleted_users: db.collection("deleted_users"),
+                billing_events: db.collection("billing_events"),
+                leases: db.collection("leases"),
+                seq: seq::SeqGenerator::new(),
                 db,
                 client,
                 transactions: AtomicBool::new(false),
@@ -262,31 +281,7 @@ impl MongoStore {
             .context("MongoDB did not answer `hello`")?;
         let replicated = hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid");
         self.inner.transactions.store(replicated, Ordering::Relaxed);
-        let unique = || IndexOptions::builder().unique(true).build();
-        let index = |keys: Document, options: Option<IndexOptions>| {
-            IndexModel::builder().keys(keys).options(options).build()
-        };
-        indexes::ensure(
-            &self.inner.users,
-            vec![index(doc! { "userId": 1 }, Some(unique()))],
-        )
-        .await?;
-        indexes::ensure(
-            &self.inner.billings,
-            vec![
-                index(doc! { "billingId": 1 }, Some(unique())),
-                // Each list's sort, with its `_id` tie-break, so a page is read off the index
-                // in order: a user's billings, and all billings.
-                index(doc! { "userId": 1, "generationDate": -1, "_id": -1 }, None),
-                index(doc! { "dueDate": 1 }, None),
-                index(doc! { "generationDate": -1, "_id": -1 }, None),
-                index(
-                    doc! { "sourceEventId": 1 },
-                    Some(IndexOptions::builder().unique(true).sparse(true).build()),
-                ),
-            ],
-        )
-        .await?;
+        indexes::create(&self.inner).await?;
         // Create the counter if this is a new database, so that the first billings do not race
         // to create it; an existing sequence (the previous service's) is left as it is.
         match self

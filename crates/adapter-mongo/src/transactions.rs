@@ -13,6 +13,16 @@ use mongodb::{Client, ClientSession};
 /// minutes, past any request timeout, so only a store that never lets one through hits this.
 const MAX_CONFLICTS: u32 = 2000;
 
+/// What a body fails with (as [`Error::custom`]) to have its transaction run again, as a
+/// conflict would: an event number another instance took (see `outbox.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunAgain;
+
+/// Whether `e` asks for the transaction to be run again.
+fn is_conflict(e: &Error) -> bool {
+    e.contains_label(TRANSIENT_TRANSACTION_ERROR) || e.get_custom::<RunAgain>().is_some()
+}
+
 /// Why a transaction did not commit.
 #[derive(Debug)]
 pub(crate) enum Failed<R> {
@@ -25,7 +35,8 @@ pub(crate) enum Failed<R> {
 }
 
 /// Runs `body` in a transaction and commits it. A conflict (a `TransientTransactionError`, in
-/// the body or at the commit) runs the whole body again in a new transaction; an `Ok(Err(_))`
+/// the body or at the commit, or a [`RunAgain`] from the body) runs the whole body again in a
+/// new transaction; an `Ok(Err(_))`
 /// from the body aborts it and is returned as [`Failed::Refused`].
 ///
 /// The body takes the session and hands it back with its result, rather than borrowing it:
@@ -60,7 +71,7 @@ where
             }
             Err(e) => {
                 let _ = session.abort_transaction().await;
-                if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                if !is_conflict(&e) {
                     return Err(Failed::Driver(e));
                 }
             }

@@ -5,6 +5,7 @@ use billing_domain::{
     UserCursor, UserId, UserKey, UserPatch, UserQuery, UserRepository,
 };
 
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
 use crate::docs::{self, date, oid};
@@ -47,7 +48,9 @@ impl MongoStore {
             .map_err(StorageError::Unknown)
     }
 
-    /// Deletes the user and their billings, and dates the tombstone, in one transaction.
+    /// Deletes the user and their billings, dates the tombstone and records a
+    /// `Billing.Deleted` per billing, in one transaction: the billings are read, then deleted
+    /// (the transaction's snapshot makes them the same ones).
     async fn delete_user_in_transaction(
         &self,
         user: &User,
@@ -55,10 +58,20 @@ impl MongoStore {
     ) -> mongodb::error::Result<Option<u64>> {
         let deleted = with_transaction(&self.inner.client, |mut session| async move {
             let attempt = async {
+                let filter = doc! { "userId": user.user_id.as_str() };
+                let removed: Vec<Document> = self
+                    .inner
+                    .billings
+                    .find(filter.clone())
+                    .session(&mut session)
+                    .await?
+                    .stream(&mut session)
+                    .try_collect()
+                    .await?;
                 let billings = self
                     .inner
                     .billings
-                    .delete_many(doc! { "userId": user.user_id.as_str() })
+                    .delete_many(filter)
                     .session(&mut session)
                     .await?;
                 let users = self
@@ -73,6 +86,8 @@ impl MongoStore {
                     .update_one(filter, update)
                     .upsert(true)
                     .session(&mut session)
+                    .await?;
+                self.record_deleted(&removed, at, Some(&mut session))
                     .await?;
                 Ok(Ok::<_, Infallible>(
                     (users.deleted_count == 1).then_some(billings.deleted_count),
@@ -95,14 +110,16 @@ impl MongoStore {
     /// intermediate state is one a client may see: first the billings (a user with fewer
     /// billings is a valid state), then the user, then the billings again, because a billing
     /// creation that checked the user before it went may have inserted one meanwhile (creations
-    /// that check after it went remove their own billing: see `billings::create`).
+    /// that check after it went remove their own billing: see `billings::create`). Then the
+    /// `Billing.Deleted` of every billing removed: a crash before them loses them, and a
+    /// creation removed by the final sweep before it recorded its `Billing.Created` leaves a
+    /// `Billing.Deleted` without one.
     async fn delete_user_in_order(
         &self,
         user: &User,
         at: Timestamp,
     ) -> mongodb::error::Result<Option<u64>> {
-        let filter = doc! { "userId": user.user_id.as_str() };
-        let first = self.inner.billings.delete_many(filter.clone()).await?;
+        let mut removed = self.delete_billings_of(&user.user_id).await?;
         // The tombstone before the user goes: a crash in between leaves a tombstone for a user
         // still there, which the user's own watermark outranks, never a deletion without one.
         let (tomb, update) = tombstone(&user.user_id, at);
@@ -116,8 +133,30 @@ impl MongoStore {
             .users
             .delete_one(doc! { "_id": oid(user.id) })
             .await?;
-        let sweep = self.inner.billings.delete_many(filter).await?;
-        Ok((gone.deleted_count == 1).then_some(first.deleted_count + sweep.deleted_count))
+        removed.extend(self.delete_billings_of(&user.user_id).await?);
+        self.record_deleted(&removed, at, None).await?;
+        Ok((gone.deleted_count == 1).then_some(removed.len() as u64))
+    }
+
+    /// Deletes the user's billings one `findOneAndDelete` each, and returns them as they were:
+    /// without a transaction, only the operation that removed a billing knows it did, and a
+    /// billing deleted by a concurrent request must get its `Billing.Deleted` once.
+    async fn delete_billings_of(&self, user_id: &UserId) -> mongodb::error::Result<Vec<Document>> {
+        let ids: Vec<Document> = self
+            .inner
+            .billings
+            .find(doc! { "userId": user_id.as_str() })
+            .projection(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let mut removed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(gone) = self.inner.billings.find_one_and_delete(id).await? {
+                removed.push(gone);
+            }
+        }
+        Ok(removed)
     }
 }
 
