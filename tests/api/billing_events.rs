@@ -88,7 +88,7 @@ async fn each_kind_of_change_is_published_with_the_body_get_returns_and_kept_as_
     let (topic, reader) = billing_events_topic().await;
     let app = TestApp::spawn_with(|s| with_relay(s, &topic)).await;
     app.create_user_id("ev-1").await;
-    let due = json!({ "userId": "ev-1", "dueDate": "2099-01-01", "totalInvoice": 10 });
+    let due = json!({ "userId": "ev-1", "dueDate": "2099-01-01", "serviceId": "s", "totalInvoice": 10 });
     let id = billing_id(&app.create_billing_with(due.clone()).await);
     let path = format!("/api/billings/{id}");
     let mut expected = vec![("Billing.Created", get(&app, &path).await)];
@@ -166,12 +166,12 @@ async fn two_instances_emit_overdue_once_per_billing() {
     let mut ids = BTreeSet::new();
     for (i, app) in [&one, &two, &one, &two].into_iter().enumerate() {
         let billing = app
-            .create_billing_with(json!({ "userId": "late", "dueDate": format!("2024-0{}-01", i + 1) }))
+            .create_billing_with(json!({ "userId": "late", "dueDate": format!("2024-0{}-01", i + 1), "serviceId": "s", "totalInvoice": 1 }))
             .await;
         ids.insert(billing_id(&billing));
     }
     let paid = billing_id(
-        &one.create_billing_with(json!({ "userId": "late", "dueDate": "2024-01-01", "isPaid": true }))
+        &one.create_billing_with(json!({ "userId": "late", "dueDate": "2024-01-01", "serviceId": "s", "totalInvoice": 1, "isPaid": true }))
             .await,
     );
     let overdue = async |app: &TestApp, id: &str| {
@@ -245,7 +245,7 @@ impl Remote {
 
     async fn is_up(&self) -> bool {
         self.client
-            .get(format!("{}/health", self.base))
+            .get(format!("{}/healthz", self.base))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -286,7 +286,7 @@ async fn a_service_killed_while_it_writes_loses_no_acknowledged_event() {
             let app = victim.clone();
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
-                let body = json!({ "userId": "k9", "dueDate": "2099-01-01" });
+                let body = json!({ "userId": "k9", "dueDate": "2099-01-01", "serviceId": "s", "totalInvoice": 1 });
                 while let Some(created) = app.post("/api/billings", &body).await {
                     let pay = format!("/api/billings/{}/pay", billing_id(&created));
                     acknowledged.push(("Billing.Created", created));
