@@ -1,9 +1,10 @@
 use std::sync::{Mutex, PoisonError};
 
 use billing_domain::{
-    Billing, BillingCursor, BillingEventType, BillingDraft, BillingId, BillingPatch, BillingQuery, BillingRepository,
-    CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing, MessageId, PageRequest,
-    Position, StorageError, Timestamp, UpdateBillingError, User, UserKey, timestamp_from_millis,
+    Billing, BillingCursor, BillingDraft, BillingEventType, BillingId, BillingPatch, BillingQuery,
+    BillingRepository, CreateBillingError, DeleteBillingError, DocumentId, Limit, Listing,
+    MessageId, PageRequest, Position, StorageError, Timestamp, UpdateBillingError, User, UserKey,
+    timestamp_from_millis,
 };
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
@@ -133,7 +134,10 @@ impl MongoStore {
         Ok(numbers)
     }
 
-    pub(crate) async fn find_billing_doc(&self, id: &BillingId) -> Result<Option<Billing>, StorageError> {
+    pub(crate) async fn find_billing_doc(
+        &self,
+        id: &BillingId,
+    ) -> Result<Option<Billing>, StorageError> {
         self.inner
             .billings
             .find_one(doc! { "billingId": id.as_str() })

@@ -24,18 +24,18 @@
 use std::collections::{HashMap, HashSet};
 
 use billing_domain::{
-    Billing, BillingDraft, BillingId, CustomerEvent, Effect, EventOutcome, MessageId, Phone, StorageError,
-    Subject, User,
+    Billing, BillingDraft, BillingId, CustomerEvent, Effect, EventOutcome, MessageId, Phone,
+    StorageError, Subject, User,
 };
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 
 use crate::MongoStore;
 use crate::billings::{billing_document, created};
-use crate::outbox::Pending;
 use crate::docs::{self, oid};
 use crate::errors::{self, is_duplicate_key, storage};
 use crate::events::{BatchState, inbox_entry, only_duplicates};
+use crate::outbox::Pending;
 use crate::transactions::{Failed, with_transaction};
 
 /// What a batch does, decided before anything is written.

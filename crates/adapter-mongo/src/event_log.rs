@@ -53,6 +53,8 @@ impl BillingEventRepository for MongoStore {
             .try_collect()
             .await
             .map_err(storage)?;
+        // An unreadable event (never one this service wrote) is left where it is, and takes
+        // a place in every page of the queue until someone removes it: the relay goes on.
         Ok(found
             .iter()
             .filter_map(|d| {

@@ -26,6 +26,8 @@ impl MongoStore {
             .inner
             .leases
             .find_one_and_update(
+                // A top-level `$or`, which some planners match to no index: fine on a
+                // collection of a few leases.
                 doc! {
                     "_id": name,
                     "$or": [{ "holder": holder }, { "expiresAt": { "$lte": date(now) } }],

@@ -369,7 +369,9 @@ impl MongoStore {
         ))
     }
 
-    pub(crate) fn transactions(&self) -> bool {
+    /// Whether the deployment has transactions, as [`MongoStore::migrate`] last learnt it
+    /// (false before): with them, changes and their events are written atomically.
+    pub fn transactions(&self) -> bool {
         self.inner.transactions.load(Ordering::Relaxed)
     }
 

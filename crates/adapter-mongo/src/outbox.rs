@@ -229,7 +229,11 @@ mod tests {
         let pending = Pending::new(BillingEventType::Paid, &billing, at);
         let d = event_doc(EventSeq(42), &pending);
         assert_eq!(d.get_str("billingId"), Ok("000000007"));
-        assert!(!d.get_document("billing").expect("a body").contains_key("__v"));
+        assert!(
+            !d.get_document("billing")
+                .expect("a body")
+                .contains_key("__v")
+        );
         let read = event(&d).expect("readable");
         assert_eq!(read.seq, EventSeq(42));
         assert_eq!(read.kind, BillingEventType::Paid);
@@ -243,7 +247,10 @@ mod tests {
     fn a_published_event_reads_its_date_and_a_broken_one_is_an_error() {
         let billing = billing();
         let at = parse_timestamp("2025-10-02T00:00:00Z").expect("a date");
-        let mut d = event_doc(EventSeq(1), &Pending::new(BillingEventType::Created, &billing, at));
+        let mut d = event_doc(
+            EventSeq(1),
+            &Pending::new(BillingEventType::Created, &billing, at),
+        );
         d.insert("publishedAt", date(at));
         assert_eq!(event(&d).expect("readable").published_at, Some(at));
         d.insert("event", "Billing.Exploded");

@@ -58,7 +58,10 @@ fn readable(marked: &[Document]) -> Vec<Billing> {
         .filter_map(|d| {
             docs::billing(d)
                 .inspect_err(|e| {
-                    tracing::warn!(error = format!("{e:#}"), "no Billing.Overdue for an unreadable billing");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "no Billing.Overdue for an unreadable billing"
+                    );
                 })
                 .ok()
         })
@@ -99,7 +102,9 @@ impl MongoStore {
         limit: Limit,
         mut session: Option<&mut ClientSession>,
     ) -> mongodb::error::Result<u64> {
-        let due = self.overdue_candidates(now, limit, session.as_deref_mut()).await?;
+        let due = self
+            .overdue_candidates(now, limit, session.as_deref_mut())
+            .await?;
         let mut marked = Vec::with_capacity(due.len());
         for d in due {
             let mut update = self.inner.billings.update_one(unchanged(&d), mark(&d));

@@ -120,7 +120,11 @@ mod tests {
     const AT: i64 = 1_760_000_000_000; // 2025-10-09
 
     fn parts(seq: EventSeq) -> (u64, u64, u64) {
-        (seq.0 >> 21, (seq.0 >> 12) & MAX_INSTANCE, seq.0 & MAX_COUNTER)
+        (
+            seq.0 >> 21,
+            (seq.0 >> 12) & MAX_INSTANCE,
+            seq.0 & MAX_COUNTER,
+        )
     }
 
     fn strictly_increasing(seqs: &[EventSeq]) -> bool {
@@ -132,14 +136,22 @@ mod tests {
         let seqs = SeqGenerator::with_instance(0x1a5);
         let first = seqs.next(AT).expect("in range");
         assert_eq!(parts(first), (AT as u64, 0x1a5, 0));
-        assert_eq!(parts(seqs.next(AT).expect("in range")), (AT as u64, 0x1a5, 1));
-        assert_eq!(parts(seqs.next(AT + 5).expect("in range")), (AT as u64 + 5, 0x1a5, 0));
+        assert_eq!(
+            parts(seqs.next(AT).expect("in range")),
+            (AT as u64, 0x1a5, 1)
+        );
+        assert_eq!(
+            parts(seqs.next(AT + 5).expect("in range")),
+            (AT as u64 + 5, 0x1a5, 0)
+        );
     }
 
     #[test]
     fn the_same_instant_many_times_gives_increasing_numbers_past_the_counter() {
         let seqs = SeqGenerator::with_instance(7);
-        let given: Vec<EventSeq> = (0..10_000).map(|_| seqs.next(AT).expect("in range")).collect();
+        let given: Vec<EventSeq> = (0..10_000)
+            .map(|_| seqs.next(AT).expect("in range"))
+            .collect();
         assert!(strictly_increasing(&given));
         // 4,096 per millisecond, then the next one.
         assert_eq!(parts(given[4095]), (AT as u64, 7, 4095));
@@ -153,7 +165,10 @@ mod tests {
     fn an_instant_that_goes_back_still_gives_a_larger_number() {
         let seqs = SeqGenerator::with_instance(MAX_INSTANCE);
         let ats = [AT, AT - 86_400_000, AT + 3, 0, -5, AT + 1, AT + 3, AT + 4];
-        let given: Vec<EventSeq> = ats.iter().map(|at| seqs.next(*at).expect("in range")).collect();
+        let given: Vec<EventSeq> = ats
+            .iter()
+            .map(|at| seqs.next(*at).expect("in range"))
+            .collect();
         assert!(strictly_increasing(&given), "{given:?}");
         assert_eq!(parts(given[7]).0, AT as u64 + 4);
     }

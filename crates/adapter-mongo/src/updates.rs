@@ -130,7 +130,11 @@ impl MongoStore {
     /// Removes the billing with `findOneAndDelete`, which gives it as it was for its
     /// `Billing.Deleted`: with transactions in one with the event (three operations), without
     /// followed by it (two).
-    pub(crate) async fn delete(&self, id: &BillingId, at: Timestamp) -> Result<(), DeleteBillingError> {
+    pub(crate) async fn delete(
+        &self,
+        id: &BillingId,
+        at: Timestamp,
+    ) -> Result<(), DeleteBillingError> {
         let filter = doc! { "billingId": id.as_str() };
         if !self.transactions() {
             let gone = self
@@ -204,8 +208,14 @@ mod tests {
         let mut moved = before.clone();
         moved.due_date = Some(later);
         let (filter, update) = change(&before, &moved, true).expect("a change");
-        assert_eq!(update.get_document("$unset"), Ok(&doc! { "overdueFor": "" }));
-        assert!(filter.contains_key("dueDate"), "guarded by the old date: {filter}");
+        assert_eq!(
+            update.get_document("$unset"),
+            Ok(&doc! { "overdueFor": "" })
+        );
+        assert!(
+            filter.contains_key("dueDate"),
+            "guarded by the old date: {filter}"
+        );
         let mut cleared = before.clone();
         cleared.due_date = None;
         let (_, update) = change(&before, &cleared, true).expect("a change");

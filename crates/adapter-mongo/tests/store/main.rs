@@ -1,11 +1,13 @@
 //! The MongoDB store's tests: the port contract suite of `billing-domain`, the operations each
 //! use case costs, the number blocks of several instances, and `mongodb+srv://` URIs. Each
 //! test runs on a fresh database of the server named by `TEST_MONGODB_URI`
-//! (`./scripts/test.sh` starts one).
+//! (`./scripts/test.sh` starts one), a single-node replica set; the contract suite and the
+//! budgets run again on a standalone server, without transactions (`standalone.rs`).
 
 mod blocks;
 mod round_trips;
 mod srv;
+mod standalone;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -39,6 +41,18 @@ async fn fresh_store() -> MongoStore {
     prepared(MongoStore::connect_to(&test_uri(), Some(&fresh_database()), TIMEOUT).await).await
 }
 
+/// A fresh store on the standalone server: no transactions.
+async fn fresh_standalone_store() -> MongoStore {
+    let store =
+        prepared(MongoStore::connect_to(standalone::uri(), Some(&fresh_database()), TIMEOUT).await)
+            .await;
+    assert!(
+        !store.transactions(),
+        "the standalone server has no transactions"
+    );
+    store
+}
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A store just connected, with its indexes.
@@ -58,4 +72,10 @@ mod one_event_per_bulk {
     }
 
     billing_domain::repository_contract_tests!(events: fresh_store);
+}
+
+/// The whole contract again without transactions: every write then orders its steps (and
+/// records its events right after the change) instead of making them one transaction.
+mod without_transactions {
+    billing_domain::repository_contract_tests!(super::fresh_standalone_store);
 }
