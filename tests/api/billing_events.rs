@@ -80,7 +80,9 @@ async fn get(app: &TestApp, path: &str) -> Value {
 }
 
 async fn history(app: &TestApp, id: &str) -> Vec<Value> {
-    app.walk(&format!("/api/billings/{id}/events?limit=2")).await.0
+    app.walk(&format!("/api/billings/{id}/events?limit=2"))
+        .await
+        .0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +90,8 @@ async fn each_kind_of_change_is_published_with_the_body_get_returns_and_kept_as_
     let (topic, reader) = billing_events_topic().await;
     let app = TestApp::spawn_with(|s| with_relay(s, &topic)).await;
     app.create_user_id("ev-1").await;
-    let due = json!({ "userId": "ev-1", "dueDate": "2099-01-01", "serviceId": "s", "totalInvoice": 10 });
+    let due =
+        json!({ "userId": "ev-1", "dueDate": "2099-01-01", "serviceId": "s", "totalInvoice": 10 });
     let id = billing_id(&app.create_billing_with(due.clone()).await);
     let path = format!("/api/billings/{id}");
     let mut expected = vec![("Billing.Created", get(&app, &path).await)];
@@ -120,13 +123,19 @@ async fn each_kind_of_change_is_published_with_the_body_get_returns_and_kept_as_
         .assert_status(StatusCode::OK);
 
     let messages = read(&reader, expected.len() + 2).await;
-    assert!(messages.iter().all(|(key, _)| key == "ev-1"), "keyed by userId");
+    assert!(
+        messages.iter().all(|(key, _)| key == "ev-1"),
+        "keyed by userId"
+    );
     let of_first: Vec<&Value> = messages
         .iter()
         .map(|(_, m)| m)
         .filter(|m| m["data"]["billingId"] == id.as_str())
         .collect();
-    let kinds: Vec<&str> = of_first.iter().map(|m| m["event"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = of_first
+        .iter()
+        .map(|m| m["event"].as_str().unwrap())
+        .collect();
     let want: Vec<&str> = expected.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, want, "in the order of the changes");
     for (message, (_, body)) in of_first.iter().zip(&expected) {
@@ -141,7 +150,10 @@ async fn each_kind_of_change_is_published_with_the_body_get_returns_and_kept_as_
         .collect();
     assert_eq!(
         of_other,
-        [("Billing.Created", &other_body), ("Billing.Deleted", &other_body)]
+        [
+            ("Billing.Created", &other_body),
+            ("Billing.Deleted", &other_body)
+        ]
     );
     // The history of the deleted billing lists what was published, oldest first.
     let listed = history(&app, &id).await;
@@ -192,7 +204,11 @@ async fn two_instances_emit_overdue_once_per_billing() {
     for id in &ids {
         assert_eq!(overdue(&two, id).await, 1, "once for {id}");
     }
-    assert_eq!(overdue(&one, &paid).await, 0, "a paid billing is not overdue");
+    assert_eq!(
+        overdue(&one, &paid).await,
+        0,
+        "a paid billing is not overdue"
+    );
 }
 
 /// A free local port, for a service started as a process.
@@ -306,13 +322,20 @@ async fn a_service_killed_while_it_writes_loses_no_acknowledged_event() {
     for writer in writers {
         acknowledged.extend(writer.await.expect("a writer"));
     }
-    assert!(acknowledged.len() > 4, "the writers got going: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 4,
+        "the writers got going: {}",
+        acknowledged.len()
+    );
 
     after.restart_with(|s| with_relay(s, &topic)).await;
     let mut published: BTreeMap<(String, String), Value> = BTreeMap::new();
     for (_, m) in read_all_of(&reader, &after, &acknowledged).await {
         let key = (
-            m["data"]["billingId"].as_str().unwrap_or_default().to_owned(),
+            m["data"]["billingId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             m["event"].as_str().unwrap_or_default().to_owned(),
         );
         published.insert(key, m["data"].clone());

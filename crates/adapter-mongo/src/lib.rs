@@ -299,6 +299,13 @@ impl MongoStore {
             Err(e) => return Err(e).context("cannot create the billingId counter"),
         }
         self.inner.indexes_ready.store(true, Ordering::Relaxed);
+        if !replicated {
+            tracing::warn!(
+                "MongoDB has no transactions (a standalone server): a billing event is written \
+                 right after its change, so a crash between the two loses it; run a replica set \
+                 (even of one node) for events that are never lost"
+            );
+        }
         tracing::info!(
             database = self.database_name(),
             transactions = replicated,

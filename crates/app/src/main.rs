@@ -90,7 +90,9 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let stopper = app.stopper();
     let server = tokio::spawn(app.run_until_stopped());
     shutdown_signal().await;
-    tracing::info!("shutting down: consumer first, then requests in flight, then the relay and the sweep");
+    tracing::info!(
+        "shutting down: consumer first, then requests in flight, then the relay and the sweep"
+    );
     stopper.stop(true).await;
     server.await??;
     Ok(())

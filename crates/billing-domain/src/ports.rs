@@ -172,7 +172,7 @@ pub trait EventRepository: Send + Sync + 'static {
 /// - `update_billing`: [`crate::BillingEventType::of_update`], dated `now`;
 /// - `delete_billing`, `delete_user` and a `Customer.Deleted`: one `Billing.Deleted` per
 ///   billing removed, with the billing as it was, dated the deletion;
-/// - [`Self::record_overdue`]: `Billing.Overdue`.
+/// - [`Self::record_overdue`] records `Billing.Overdue`.
 ///
 /// Every event carries the billing as the change left it, and a store gives every event a new
 /// [`crate::BillingEventId`] and the next [`EventSeq`]. Where the store has transactions, an event

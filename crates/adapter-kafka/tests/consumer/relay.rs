@@ -148,12 +148,13 @@ async fn each_recorded_event_is_published_once_keyed_by_its_user_in_order_as_his
     assert_eq!(queued.values().map(Vec::len).sum::<usize>(), 13);
     let relay = start(&service, &topic, "only");
     let messages = DeadLetters::reading(&topic.name).read(13).await;
-    eventually("every event marked published", async || {
-        match unpublished(&service).await {
+    eventually(
+        "every event marked published",
+        async || match unpublished(&service).await {
             0 => Ok(()),
             n => Err(format!("{n} unpublished")),
-        }
-    })
+        },
+    )
     .await;
     relay.stop().await;
 
@@ -197,12 +198,13 @@ async fn of_two_relays_one_publishes_and_the_other_takes_over_when_its_lease_exp
     let a = start(&service, &topic, "a");
     let reader = DeadLetters::reading(&topic.name);
     let before = reader.read(4).await;
-    eventually("the first events marked published", async || {
-        match unpublished(&service).await {
+    eventually(
+        "the first events marked published",
+        async || match unpublished(&service).await {
             0 => Ok(()),
             n => Err(format!("{n} unpublished")),
-        }
-    })
+        },
+    )
     .await;
     let b = start(&service, &topic, "b");
     // `a` dies: it stops without giving the lease back, which `b` may only take once expired.
@@ -227,5 +229,9 @@ async fn of_two_relays_one_publishes_and_the_other_takes_over_when_its_lease_exp
     b.stop().await;
     let mut all = before;
     all.extend(after);
-    assert_eq!(ids_by_key(&all), queued, "each once, in order, across the takeover");
+    assert_eq!(
+        ids_by_key(&all),
+        queued,
+        "each once, in order, across the takeover"
+    );
 }
