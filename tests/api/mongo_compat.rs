@@ -88,6 +88,13 @@ pub async fn raw_one(db: &mongodb::Database, collection: &str, filter: Document)
         .expect("the document exists")
 }
 
+/// `d` without the overdue sweep's mark, `overdueFor`: the one field the service adds to a
+/// billing nobody changed (README, "MongoDB"), when the billing is unpaid past its due date.
+pub fn without_overdue_mark(mut d: Document) -> Document {
+    d.remove("overdueFor");
+    d
+}
+
 fn element_type(d: &Document, path: &str) -> Option<mongodb::bson::spec::ElementType> {
     let mut current = d;
     let mut parts = path.split('.').peekable();
